@@ -485,11 +485,21 @@ export class MessageEmitter {
         size.push('  let tagCount = 0;');
         const has: string[] = [];
         for (const f of tagged) {
-          const x = local(f, [size, write]);
+          // A missing tagged field is at its default and is not written: test for that
+          // before building a default value just to compare against it.
+          const x = `v${this.tmp++}`;
+          locals.set(f, x);
+          const access = this.access(s, f, v);
+          const raw = `m.${lowerFirst(f.name)}`;
+          const direct = access.startsWith('(') && access.includes(`${raw} === undefined ?`);
+          const decl = `  const ${x} = ${direct ? raw : access};`;
+          const cond = direct ? `${x} !== undefined && ${this.nonDefault(f, x)}` : this.nonDefault(f, x);
+          size.push(decl);
+          write.push(decl);
           const h = `h${this.tmp++}`;
           has.push(h);
-          write.push(`  const ${h} = ${this.nonDefault(f, x)};`);
-          size.push(`  if (${this.nonDefault(f, x)}) {`);
+          write.push(`  const ${h} = ${cond};`);
+          size.push(`  if (${cond}) {`);
           size.push('    let s = 0;');
           const inner = { n: 0 };
           const body = this.sizeField(f, v, x, 's', '    ', inner);
