@@ -33,6 +33,7 @@ const IMPORTABLE: Array<[string, string]> = [
   ['compactNullableBytesSize', '../byte-writer.js'],
   ['ProtocolError', '../protocol-error.js'],
   ['notNull', '../protocol-error.js'],
+  ['EncodeError', '../protocol-error.js'],
 ];
 
 function importsFor(body: string, depth: number): string {

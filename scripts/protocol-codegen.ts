@@ -470,6 +470,15 @@ export class MessageEmitter {
       for (const l of lines) l.push(decl);
       return name;
     };
+    // As in Kafka's generated code, a non-ignorable field that this version cannot carry
+    // must be at its default: dropping it silently would change the message's meaning.
+    for (const f of s.fields) {
+      if (inRange(f.versions, v) || f.ignorable) continue;
+      const raw = `m.${lowerFirst(f.name)}`;
+      write.push(
+        `  if (${raw} !== undefined && ${this.nonDefault(f, raw)}) throw new EncodeError('${s.tsName}.${lowerFirst(f.name)} is set but only versions ${rangeText(f.versions)} carry it');`,
+      );
+    }
     for (const f of regular) {
       const x = local(f, [write]);
       const sized = this.sizeField(f, v, x, 'n', '  ', fixed);
@@ -624,8 +633,12 @@ export class MessageEmitter {
   }
 }
 
+function rangeText(x: VersionRange): string {
+  return x[0] > x[1] ? 'none' : x[1] === VERSION_MAX ? `${x[0]}+` : x[0] === x[1] ? `${x[0]}` : `${x[0]}-${x[1]}`;
+}
+
 function versionNote(f: FieldSpec): string {
-  const r = (x: VersionRange): string => (x[1] === VERSION_MAX ? `${x[0]}+` : x[0] === x[1] ? `${x[0]}` : `${x[0]}-${x[1]}`);
+  const r = rangeText;
   const parts = [`Versions ${r(f.versions)}`];
   if (f.nullableVersions[0] <= f.nullableVersions[1]) parts.push(`nullable ${r(f.nullableVersions)}`);
   if (f.tag !== null) parts.push(`tag ${f.tag} in ${r(f.taggedVersions)}`);

@@ -119,3 +119,12 @@ test('tagged fields at their default are not written', () => {
   assert.equal(plain.at(-1), 0, 'no tagged fields');
   assert.equal(tagged.length, plain.length + 10, 'tag, size and the int64');
 });
+
+test('a non-ignorable field that the version cannot carry must be at its default', () => {
+  const api = apiCodecOf(API_SCHEMAS.find((s) => s.apiKey === 1 && s.kind === 'response')!);
+  const body = { throttleTimeMs: 0, errorCode: 0, responses: [] };
+  // SessionId exists from Fetch v7 and is not ignorable; ErrorCode (v7+) is ignorable.
+  assert.throws(() => encodeResponseFrame(api, 4, 1, { ...body, sessionId: 5 }), /sessionId is set but only versions 7\+ carry it/);
+  assert.doesNotThrow(() => encodeResponseFrame(api, 4, 1, { ...body, sessionId: 0, errorCode: 3 }));
+  assert.doesNotThrow(() => encodeResponseFrame(api, 7, 1, { ...body, sessionId: 5 }));
+});
