@@ -766,7 +766,11 @@ export class PartitionLog {
     this.checkOnline();
     await this.drain();
     const now = this.clock.nowMs();
-    const { retentionMs, retentionBytes } = this.config;
+    // Compacted topics keep their segments until the cleaner (to come) rewrites them;
+    // only DeleteRecords moves their start. "compact,delete" applies both.
+    const deletes = this.config.cleanupPolicy !== 'compact';
+    const retentionMs = deletes ? this.config.retentionMs : -1;
+    const retentionBytes = deletes ? this.config.retentionBytes : -1;
     const expired = (s: LogSegment): boolean => retentionMs >= 0 && now - (s.maxTimestamp >= 0 ? s.maxTimestamp : s.createdAtMs) > retentionMs;
     // An expired active segment is rolled first so that it can go too (as Kafka does).
     const active = this.active;
@@ -830,9 +834,11 @@ export class PartitionLog {
       await this.removeSegmentFiles(seg);
     }
     this.segments = keep;
+    // The segment that becomes active again must leave the LRUs, which may close its file
+    // or drop its index at any time; the active segment's file and index stay with it.
     const seg = this.active;
-    if (seg.file === null) seg.file = await this.fs.open(seg.logPath, true);
     this.resources.releaseFile(seg);
+    this.resources.releaseIndex(seg);
     if (seg.file === null) seg.file = await this.fs.open(seg.logPath, true);
     const scan = await scanSegment(seg.file, seg.baseOffset, seg.size, this.config.indexIntervalBytes);
     // Keep the batches that end before `offset`.
