@@ -5,15 +5,24 @@
  *
  * The specs are read from $FERRY_KAFKA_PROTOCOL_DIR, default ../shared/kafka-protocol
  * (relative to the repository root). Nothing else in the project reads them.
+ *
+ * The second input is scripts/protocol-legacy.json: the API versions that Apache Kafka 4.0
+ * removed from its specs (KIP-896) but that older clients still send, restored with the
+ * fields that only those versions had (scripts/protocol-supplement.ts applies it). The
+ * generated files that it touched name it in their "Sources" line, and the drift check
+ * covers it like the specs.
  */
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GENERATED_MARK, MessageEmitter, kebab, lowerFirst, sha256, versionSwitch } from './protocol-codegen.js';
 import { type FieldSpec, type MessageSpec, VERSION_MAX, loadSpecs } from './protocol-spec.js';
+import { applyLegacy, checkAllUsed, loadLegacySupplement } from './protocol-supplement.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const OUTPUT_DIR = join(repoRoot, 'src', 'protocol', 'messages');
+/** The supplement restoring removed API versions; an input of the generator like the specs. */
+export const LEGACY_SUPPLEMENT = join(repoRoot, 'scripts', 'protocol-legacy.json');
 
 export function specsDir(): string {
   return resolve(repoRoot, process.env.FERRY_KAFKA_PROTOCOL_DIR ?? '../shared/kafka-protocol');
@@ -57,6 +66,12 @@ function fileText(sources: string[], body: string, depth: number): string {
   return `${GENERATED_MARK}\n// Sources: ${sources.join(', ')}\n// Content-SHA256: ${sha256(content)}\n\n${content}`;
 }
 
+/** The spec files of a generated file, then any supplement that edited them. */
+function sourcesOf(specs: MessageSpec[]): string[] {
+  const supplements = specs.map((s) => s.supplement).filter((x): x is string => x !== null);
+  return [...specs.map((s) => s.file), ...new Set(supplements)];
+}
+
 function unsupported(what: string): string {
   return `throw new ProtocolError(\`${what} version \${version} is not supported\`);`;
 }
@@ -69,12 +84,14 @@ function apiFile(req: MessageSpec, res: MessageSpec): { name: string; text: stri
   const resVersions = resEm.generateVersions();
   const [lo, hi] = req.validVersions;
   if (res.validVersions[0] !== lo || res.validVersions[1] !== hi) throw new Error(`${apiName}: request and response versions differ`);
+  const [rlo, rhi] = req.restoredVersions;
+  const restored = rlo <= rhi ? ` (${rlo === rhi ? `version ${rlo}` : `versions ${rlo}-${rhi}`} restored by ${req.supplement})` : '';
   const firstFlexible = req.flexibleVersions[0] <= req.flexibleVersions[1] ? req.flexibleVersions[0] : -1;
   const resFlexible = res.flexibleVersions[0] <= res.flexibleVersions[1] ? res.flexibleVersions[0] : -1;
   const exportName = `${apiName}Api`;
   const sw = (m: Map<number, string>, call: (n: string) => string, what: string): string =>
     `    switch (version) {\n${versionSwitch(m, call, '      ')}\n    }\n    ${unsupported(what)}`;
-  const codec = `/** ${apiName} (API key ${req.apiKey}), versions ${lo}-${hi}. */
+  const codec = `/** ${apiName} (API key ${req.apiKey}), versions ${lo}-${hi}${restored}. */
 export const ${exportName}: ApiCodec<${req.name}, ${res.name}> = {
   apiKey: ${req.apiKey},
   name: '${apiName}',
@@ -109,7 +126,7 @@ ${sw(resVersions, (n) => `return write${n}(m, w);`, `${apiName} response`)}
 };`;
   const body = [...reqEm.declarations(), ...resEm.declarations(), codec].join('\n\n');
   const name = `${String(req.apiKey).padStart(2, '0')}-${kebab(apiName)}.ts`;
-  return { name, exportName, text: fileText([req.file, res.file], body, 0) };
+  return { name, exportName, text: fileText(sourcesOf([req, res]), body, 0) };
 }
 
 function dataFile(spec: MessageSpec, dir: string): { name: string; text: string; exportName: string } {
@@ -135,7 +152,7 @@ ${sw((n) => `return write${n}(m, w);`)}
   },
 };`;
   const body = [...em.declarations(), codec].join('\n\n');
-  return { name: `${dir}${kebab(spec.name)}.ts`, exportName, text: fileText([spec.file], body, dir === '' ? 0 : 1) };
+  return { name: `${dir}${kebab(spec.name)}.ts`, exportName, text: fileText(sourcesOf([spec]), body, dir === '' ? 0 : 1) };
 }
 
 // ---- schema data for tests -----------------------------------------------------------------
@@ -167,13 +184,16 @@ function schemaFile(specs: MessageSpec[]): string {
       kind: s.kind,
       apiKey: s.apiKey,
       validVersions: s.validVersions,
+      ...(s.restoredVersions[0] <= s.restoredVersions[1] ? { restoredVersions: s.restoredVersions } : {}),
       flexibleVersions: s.flexibleVersions,
       fields: s.fields.map(fieldSchema),
     }));
+  const supplements = [...new Set(specs.map((s) => s.supplement).filter((x): x is string => x !== null))];
   const body = `/**
  * The message specs as data, for tests that derive values and expectations from the schema
  * independently of the generated straight-line code. Version ranges are [lo, hi] with
- * hi = ${VERSION_MAX} for open ranges.
+ * hi = ${VERSION_MAX} for open ranges. The specs are as the generator saw them, with the
+ * supplement that restores removed versions (${supplements.join(', ') || 'none'}) applied.
  */
 export interface FieldSchema {
   name: string;
@@ -194,19 +214,23 @@ export interface MessageSchema {
   kind: 'request' | 'response' | 'header' | 'data' | 'coordinator-key' | 'coordinator-value';
   apiKey: number | null;
   validVersions: readonly [number, number];
+  /** Versions below Kafka's current validVersions restored by the supplement, if any. */
+  restoredVersions?: readonly [number, number];
   flexibleVersions: readonly [number, number];
   fields: readonly FieldSchema[];
 }
 
 export const MESSAGE_SCHEMAS: readonly MessageSchema[] = ${JSON.stringify(data, null, 1)};
 `;
-  return fileText(['all specs'], body, 0);
+  return fileText(['all specs', ...supplements], body, 0);
 }
 
 // ---- the whole output ------------------------------------------------------------------------
 
-export function generate(specRoot: string): Map<string, string> {
-  const specs = loadSpecs(specRoot);
+export function generate(specRoot: string, supplementPath = LEGACY_SUPPLEMENT): Map<string, string> {
+  const supplement = loadLegacySupplement(supplementPath, relative(repoRoot, supplementPath).split('\\').join('/'));
+  const specs = loadSpecs(specRoot, (file, text, raw) => applyLegacy(supplement, file, text, raw));
+  checkAllUsed(supplement, specs.map((s) => ({ name: s.name, kind: s.kind })));
   const files = new Map<string, string>();
   const requests = new Map<number, MessageSpec>();
   const responses = new Map<number, MessageSpec>();
@@ -270,9 +294,12 @@ function listExisting(dir: string, prefix = ''): string[] {
   return out.sort();
 }
 
-/** Returns the differences between committed files and what the generator produces. */
-export function drift(specRoot: string, outDir = OUTPUT_DIR): string[] {
-  const files = generate(specRoot);
+/**
+ * Returns the differences between committed files and what the generator produces from the
+ * specs and the supplement.
+ */
+export function drift(specRoot: string, outDir = OUTPUT_DIR, supplementPath = LEGACY_SUPPLEMENT): string[] {
+  const files = generate(specRoot, supplementPath);
   const problems: string[] = [];
   for (const [name, text] of files) {
     const path = join(outDir, name);
@@ -292,10 +319,10 @@ function main(): void {
   if (process.argv.includes('--check')) {
     const problems = drift(root);
     if (problems.length > 0) {
-      console.error(`src/protocol/messages is out of date with ${root}; run npm run gen:protocol\n  ${problems.join('\n  ')}`);
+      console.error(`src/protocol/messages is out of date with ${root} and ${relative(process.cwd(), LEGACY_SUPPLEMENT)}; run npm run gen:protocol\n  ${problems.join('\n  ')}`);
       process.exit(1);
     }
-    console.log(`src/protocol/messages matches the specs at ${root}`);
+    console.log(`src/protocol/messages matches the specs at ${root} and ${relative(process.cwd(), LEGACY_SUPPLEMENT)}`);
     return;
   }
   const files = generate(root);
@@ -305,7 +332,7 @@ function main(): void {
     mkdirSync(dirname(path), { recursive: true });
     writeFileSync(path, text);
   }
-  console.log(`generated ${files.size} files in ${relative(process.cwd(), OUTPUT_DIR)} from ${root}`);
+  console.log(`generated ${files.size} files in ${relative(process.cwd(), OUTPUT_DIR)} from ${root} and ${relative(process.cwd(), LEGACY_SUPPLEMENT)}`);
 }
 
 if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) main();

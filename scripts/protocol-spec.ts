@@ -63,6 +63,10 @@ export type MessageKind = 'request' | 'response' | 'header' | 'data' | 'coordina
 export interface MessageSpec {
   /** Path relative to the specs root, e.g. "messages/ProduceRequest.json". */
   file: string;
+  /** The supplement that edited this spec (see SpecPatch), or null. */
+  supplement: string | null;
+  /** Versions below Kafka's own validVersions that a supplement restored, or NO_VERSIONS. */
+  restoredVersions: VersionRange;
   name: string;
   kind: MessageKind;
   apiKey: number | null;
@@ -72,7 +76,8 @@ export interface MessageSpec {
   fields: FieldSpec[];
 }
 
-interface RawField {
+/** A field as written in the JSON files. */
+export interface RawField {
   name: string;
   type: string;
   versions?: string;
@@ -86,7 +91,8 @@ interface RawField {
   fields?: RawField[];
 }
 
-interface RawMessage {
+/** A message spec as written in the JSON files (comments stripped). */
+export interface RawMessage {
   apiKey?: number;
   type: MessageKind;
   name: string;
@@ -104,8 +110,14 @@ export function stripComments(text: string): string {
     .join('\n');
 }
 
-function parseMessage(file: string, text: string): MessageSpec {
-  const raw = JSON.parse(stripComments(text)) as RawMessage;
+/**
+ * Edits a raw spec before it is normalized, for specs that need versions Kafka no longer
+ * defines (scripts/protocol-supplement.ts). Gets the file's path and text (for its comments)
+ * and returns what it did, or null to leave the spec as it is.
+ */
+export type SpecPatch = (file: string, text: string, raw: RawMessage) => { source: string; restoredVersions: VersionRange } | null;
+
+function parseMessage(file: string, raw: RawMessage, patched: ReturnType<SpecPatch>): MessageSpec {
   const common = new Map<string, RawField[]>();
   for (const s of raw.commonStructs ?? []) common.set(s.name, s.fields);
   const structs = new Map<string, StructSpec>();
@@ -148,6 +160,8 @@ function parseMessage(file: string, text: string): MessageSpec {
 
   return {
     file,
+    supplement: patched?.source ?? null,
+    restoredVersions: patched?.restoredVersions ?? NO_VERSIONS,
     name: raw.name,
     kind: raw.type,
     apiKey: raw.apiKey ?? null,
@@ -158,8 +172,11 @@ function parseMessage(file: string, text: string): MessageSpec {
   };
 }
 
-/** Loads every spec under root (messages/ and internal/), sorted by path for stable output. */
-export function loadSpecs(root: string): MessageSpec[] {
+/**
+ * Loads every spec under root (messages/ and internal/), sorted by path for stable output,
+ * letting `patch` edit each raw spec first.
+ */
+export function loadSpecs(root: string, patch?: SpecPatch): MessageSpec[] {
   const files: string[] = [];
   const walk = (dir: string): void => {
     for (const name of readdirSync(dir).sort()) {
@@ -170,5 +187,10 @@ export function loadSpecs(root: string): MessageSpec[] {
   };
   walk(join(root, 'messages'));
   walk(join(root, 'internal'));
-  return files.map((path) => parseMessage(relative(root, path).split('\\').join('/'), readFileSync(path, 'utf8')));
+  return files.map((path) => {
+    const file = relative(root, path).split('\\').join('/');
+    const text = readFileSync(path, 'utf8');
+    const raw = JSON.parse(stripComments(text)) as RawMessage;
+    return parseMessage(file, raw, patch === undefined ? null : patch(file, text, raw));
+  });
 }
