@@ -132,11 +132,21 @@ export interface ConfigSources {
   overrides?: Partial<Record<BrokerSettingName, string | number | boolean>>;
 }
 
+/**
+ * The names given a value by a config file, the environment, the command line or code, per
+ * resolved settings object (DescribeConfigs reports them as STATIC_BROKER_CONFIG, the others
+ * as DEFAULT_CONFIG).
+ */
+const EXPLICIT_SETTINGS = new WeakMap<BrokerSettings, Set<BrokerSettingName>>();
+
 /** Resolves settings from defaults, a --config file, the environment and the command line. */
 export function resolveBrokerSettings(sources: ConfigSources = {}): BrokerSettings {
   const settings = Object.fromEntries(Object.entries(BROKER_SETTINGS).map(([k, s]) => [k, s.default])) as BrokerSettings;
+  const explicit = new Set<BrokerSettingName>();
+  EXPLICIT_SETTINGS.set(settings, explicit);
   const set = (name: string, value: string, source: string): void => {
     settings[name as BrokerSettingName] = validateSetting(name, value, source);
+    explicit.add(name as BrokerSettingName);
   };
   const argv = sources.argv ?? [];
   const cli: Array<[string, string]> = [];
@@ -207,6 +217,10 @@ export interface BrokerConfig {
   retentionCheckIntervalMs: number;
   /** Defaults of topic-level settings (Kafka's topic config names). */
   topicDefaults: TopicDefaults;
+  /** Every setting as resolved (text; null when unset), for DescribeConfigs. */
+  settings: Readonly<BrokerSettings>;
+  /** The settings given a value rather than left at their default. */
+  explicitSettings: ReadonlySet<BrokerSettingName>;
 }
 
 export interface TopicDefaults {
@@ -245,6 +259,8 @@ export function brokerConfig(s: BrokerSettings): BrokerConfig {
     connectionMaxInflightRequests: num(s, 'ferry.connection.max.inflight.requests'),
     fetchMaxWaitMs: num(s, 'ferry.fetch.max.wait.ms'),
     retentionCheckIntervalMs: num(s, 'log.retention.check.interval.ms'),
+    settings: { ...s },
+    explicitSettings: new Set(EXPLICIT_SETTINGS.get(s) ?? (Object.keys(BROKER_SETTINGS) as BrokerSettingName[]).filter((n) => s[n] !== BROKER_SETTINGS[n].default)),
     topicDefaults: {
       'cleanup.policy': s['log.cleanup.policy']!,
       'compression.type': s['compression.type']!,

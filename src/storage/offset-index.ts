@@ -79,6 +79,24 @@ export class SegmentIndex {
     this.timeCount++;
   }
 
+  /**
+   * The last entry whose relative offset is ≤ relativeOffset, or {0, 0}: where to start
+   * looking for that offset, and the relative base offset the batch there must have.
+   */
+  entryFor(relativeOffset: number): { relativeOffset: number; position: number } {
+    let lo = 0;
+    let hi = this.offsetCount - 1;
+    let found = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.offsets[mid]! <= relativeOffset) {
+        found = mid;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    return found < 0 ? { relativeOffset: 0, position: 0 } : { relativeOffset: this.offsets[found]!, position: this.positions[found]! };
+  }
+
   /** Position of the last indexed batch whose base offset is ≤ relativeOffset, or 0. */
   positionFor(relativeOffset: number): number {
     let lo = 0;

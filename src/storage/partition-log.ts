@@ -160,6 +160,13 @@ export class PartitionLog {
     return n;
   }
 
+  /** The largest batch timestamp in the log, or -1 (ListOffsets MAX_TIMESTAMP). */
+  get maxTimestamp(): number {
+    let max = -1;
+    for (const s of this.segments) if (s.maxTimestamp > max) max = s.maxTimestamp;
+    return max;
+  }
+
   private get active(): LogSegment {
     return this.segments[this.segments.length - 1]!;
   }
@@ -296,10 +303,14 @@ export class PartitionLog {
     if (stat === null || stat.size % TIME_ENTRY_BYTES !== 0) return false;
     const offsets = await this.fs.stat(seg.indexPath);
     if (offsets === null || offsets.size % OFFSET_ENTRY_BYTES !== 0) return false;
+    // A segment with data has a time entry (unless all its timestamps are negative): an empty
+    // file is one whose rewrite was cut short, and would make the segment look timeless.
+    if (stat.size === 0 && fileBytes > 0) return false;
     if (stat.size > 0) {
       const f = await this.fs.open(seg.timeIndexPath, false);
       try {
         const last = await readAt(f, stat.size - TIME_ENTRY_BYTES, TIME_ENTRY_BYTES);
+        if (last.length < TIME_ENTRY_BYTES || last.readUInt32BE(8) >= nextBase - seg.baseOffset) return false;
         seg.maxTimestamp = Number(last.readBigInt64BE(0));
       } finally {
         await f.close();
@@ -329,6 +340,11 @@ export class PartitionLog {
     const tail = await readAt(file, from, tailBytes);
     let maxTimestamp = index.lastTimestamp === -Infinity ? -1 : index.lastTimestamp;
     let firstBatchMaxTimestamp = -1;
+    if (from > 0) {
+      // segment.ms counts from the first batch, which the scan of the tail does not reach.
+      const head = await readAt(file, 0, RECORD_BATCH_HEADER_BYTES);
+      if (head.length === RECORD_BATCH_HEADER_BYTES) firstBatchMaxTimestamp = batchFacts(head, 0).maxTimestamp;
+    }
     let at = 0;
     while (at < tail.length) {
       if (batchProblem(tail, at, tail.length - at, nextOffset) !== null) {
@@ -440,8 +456,10 @@ export class PartitionLog {
       while (this.queue.length > 0 && this.offlineReason === null) {
         const first = this.queue[0]!;
         if (first.kind === 'roll') {
-          this.queue.shift();
+          // The roll stays queued until done, so appends meanwhile see it pending and count
+          // their bytes for the new segment instead of rolling again after the full old one.
           await this.roll(first.baseOffset);
+          if (this.queue[0] === first) this.queue.shift();
           continue;
         }
         const items: Array<Extract<Queued, { kind: 'batch' }>> = [];
@@ -503,18 +521,32 @@ export class PartitionLog {
     if (old.isEmpty) return;
     // The old segment becomes read-only: make it durable and its indexes complete first,
     // so sealed segments never hold unsynced data and their files may be closed any time.
-    await old.file!.datasync();
+    await old.datasync();
+    // After a failed fsync elsewhere, a later one may succeed without the data (Linux).
+    if (this.offlineReason !== null) throw new Error(this.offlineReason);
     old.unsynced = false;
     await old.writeIndexes();
     const seg = new LogSegment(this.fs, this.dir, baseOffset, this.clock.nowMs());
     seg.file = await this.fs.open(seg.logPath, true);
-    await seg.file.truncate(0);
+    await seg.file.truncate(0).catch(async (e: unknown) => {
+      // The segment is not added: close its handle rather than leak it.
+      await seg.file!.close().catch(() => undefined);
+      throw e;
+    });
     seg.index = new SegmentIndex();
     seg.dirEntryUnsynced = true;
     this.segments.push(seg);
     // The old segment's index now lives in its files; load it again on demand.
     old.index = null;
     this.resources.touchFile(old);
+    // The old segment's data is durable only once its directory entry is (a segment made by
+    // the previous roll may not have had one synced yet); the new one's is synced with it.
+    if (old.dirEntryUnsynced) {
+      await this.fs.syncDir(this.dir);
+      old.dirEntryUnsynced = false;
+      seg.dirEntryUnsynced = false;
+    }
+    if (this.offlineReason !== null) throw new Error(this.offlineReason);
     this.durableNextOffset = Math.max(this.durableNextOffset, old.nextOffset);
     void this.saveCheckpoint();
   }
@@ -532,30 +564,38 @@ export class PartitionLog {
   /** Group commit: one fdatasync (and directory fsync after a roll) for everyone waiting. */
   private async syncLoop(): Promise<void> {
     this.syncing = true;
+    // Waiters taken for the current round; rejected with everyone else if its fsync fails.
+    let waiters: SyncWaiter[] = [];
     try {
       do {
         this.syncRequested = false;
-        const waiters = this.syncWaiters;
+        waiters = this.syncWaiters;
         this.syncWaiters = [];
         const target = this.writtenNextOffset;
         const synced = this.unflushedMessages;
         for (const seg of this.segments) {
           if (seg.unsynced && seg.file !== null) {
             seg.unsynced = false;
-            await seg.file.datasync();
+            await seg.datasync();
           }
         }
-        if (this.segments.some((s) => s.dirEntryUnsynced)) {
-          for (const s of this.segments) s.dirEntryUnsynced = false;
+        const unsyncedEntries = this.segments.filter((s) => s.dirEntryUnsynced);
+        if (unsyncedEntries.length > 0) {
           await this.fs.syncDir(this.dir);
+          // Cleared only once synced: a roll meanwhile must not take them for durable.
+          for (const s of unsyncedEntries) s.dirEntryUnsynced = false;
         }
+        if (this.offlineReason !== null) throw new Error(this.offlineReason);
         this.durableNextOffset = Math.max(this.durableNextOffset, target);
         this.unflushedMessages = Math.max(0, this.unflushedMessages - synced);
         if (this.unflushedMessages === 0) this.firstUnflushedAtMs = -1;
         for (const w of waiters) w.resolve(w.result);
+        waiters = [];
       } while ((this.syncRequested || this.syncWaiters.length > 0) && this.offlineReason === null);
     } catch (e) {
       this.goOffline(`fsync failed: ${(e as Error).message}`);
+      const err = new LogOfflineError(`partition ${this.dir} is offline: fsync failed`);
+      for (const w of waiters) w.reject(err);
     } finally {
       this.syncing = false;
       this.notifyIfIdle();
@@ -596,6 +636,8 @@ export class PartitionLog {
 
   private saveCheckpoint(): Promise<void> {
     const next = this.checkpointChain.then(async () => {
+      // An offline log makes no new durability claims (its fsyncs may have lost data).
+      if (this.offlineReason !== null) return;
       const c = { recoveryPoint: this.durableNextOffset, logStartOffset: this.logStart };
       if (c.recoveryPoint === this.checkpointed.recoveryPoint && c.logStartOffset === this.checkpointed.logStartOffset) return;
       await writeCheckpoint(this.fs, this.dir, c);
@@ -654,7 +696,10 @@ export class PartitionLog {
       const file = await this.openForRead(seg);
       const index = await this.indexOf(seg);
       const segEnd = seg.size;
-      let position = index.positionFor(offset - seg.baseOffset);
+      const entry = index.entryFor(offset - seg.baseOffset);
+      let position = entry.position;
+      // Base offsets are outside the CRC: each batch passed on the way must continue the last.
+      let expectedBase = seg.baseOffset + entry.relativeOffset;
       // One read covers the gap to the wanted batch (about one index interval) and maxBytes.
       const windowBytes = Math.min(segEnd - position, this.config.indexIntervalBytes * 2 + Math.max(maxBytes, RECORD_BATCH_HEADER_BYTES) + 65536);
       let window = await readAt(file, position, windowBytes);
@@ -670,7 +715,9 @@ export class PartitionLog {
         if (facts.sizeBytes < RECORD_BATCH_HEADER_BYTES || position + facts.sizeBytes > segEnd) {
           throw this.corrupt(seg, position, `bad batch length ${facts.sizeBytes}`);
         }
+        if (facts.baseOffset !== expectedBase) throw this.corrupt(seg, position, `base offset ${facts.baseOffset}, expected ${expectedBase}`);
         if (facts.lastOffset >= offset) break;
+        expectedBase = facts.lastOffset + 1;
         position += facts.sizeBytes;
         at += facts.sizeBytes;
       }
@@ -695,10 +742,20 @@ export class PartitionLog {
         nextOffset = facts.lastOffset + 1;
       }
       return { chunks: bytes > 0 ? [window.subarray(start, start + bytes)] : [], bytes, nextOffset };
+    } catch (e) {
+      // Deleted by retention meanwhile (its files may be gone): the offset is below the start now.
+      if (seg.deleted && !(e instanceof StorageError)) throw this.deletedMeanwhile(seg);
+      throw e;
     } finally {
       seg.readers--;
       if (seg.deleted && seg.readers === 0) this.resources.releaseFile(seg);
+      // Files kept open past the limit while in use are closed once idle.
+      this.resources.trimFiles();
     }
+  }
+
+  private deletedMeanwhile(seg: LogSegment): StorageError {
+    return new StorageError(ErrorCode.OFFSET_OUT_OF_RANGE, `segment ${seg.baseOffset} of ${this.dir} was deleted while being read`);
   }
 
   private corrupt(seg: LogSegment, position: number, why: string): LogOfflineError {
@@ -708,7 +765,12 @@ export class PartitionLog {
 
   private async openForRead(seg: LogSegment): Promise<NonNullable<LogSegment['file']>> {
     if (seg === this.active) return seg.file!;
-    if (seg.file === null) seg.file = await this.fs.open(seg.logPath, false);
+    if (seg.file === null) {
+      const file = await this.fs.open(seg.logPath, false);
+      // Another read may have opened it meanwhile: keep one handle, not leak the other.
+      if (seg.file === null) seg.file = file;
+      else void file.close().catch(() => undefined);
+    }
     this.resources.touchFile(seg);
     return seg.file;
   }
@@ -718,6 +780,7 @@ export class PartitionLog {
       if (seg !== this.active) this.resources.touchIndex(seg);
       return seg.index;
     }
+    if (seg.deleted) throw this.deletedMeanwhile(seg);
     let index = await this.readIndexFiles(seg, seg.size, seg.nextOffset - seg.baseOffset);
     if (index === null) {
       this.logMessage(`${this.dir}: rebuilding the indexes of segment ${seg.baseOffset}`);
@@ -725,8 +788,13 @@ export class PartitionLog {
       if (scan.stopReason !== null) throw this.corrupt(seg, scan.validBytes, scan.stopReason);
       index = scan.index;
       seg.index = index;
+      // The time index it came with was bad, so the facts taken from it at open may be too.
+      seg.maxTimestamp = scan.maxTimestamp;
+      // A segment deleted meanwhile gets no index files again (nor a place in the LRU).
+      if (seg.deleted) throw this.deletedMeanwhile(seg);
       await seg.writeIndexes();
     }
+    if (seg.deleted) throw this.deletedMeanwhile(seg);
     seg.index = index;
     this.resources.touchIndex(seg);
     return index;
@@ -738,22 +806,35 @@ export class PartitionLog {
    */
   async offsetForTimestamp(timestampMs: number): Promise<{ offset: number; timestamp: number } | null> {
     this.checkOnline();
-    for (const seg of this.segments) {
-      if (seg.maxTimestamp < timestampMs || seg.isEmpty) continue;
-      const index = await this.indexOf(seg);
-      const rel = index.scanStartForTimestamp(timestampMs);
-      let offset = Math.max(seg.baseOffset + rel, this.logStart);
-      while (offset < seg.nextOffset && offset < this.writtenNextOffset) {
-        const r = await this.readSegment(seg, offset, 1, Infinity);
-        if (r.bytes === 0) break;
-        const batch = new RecordBatchView(r.chunks[0]!, 0);
-        if (Number(batch.maxTimestamp) >= timestampMs) {
-          for (const rec of await readRecords(batch, 256 * 1024 * 1024)) {
-            const o = Number(rec.offset);
-            if (o >= this.logStart && Number(rec.timestamp) >= timestampMs) return { offset: o, timestamp: Number(rec.timestamp) };
+    // A copy: retention may remove segments from the front meanwhile (skipping one here).
+    for (const seg of [...this.segments]) {
+      if (seg.maxTimestamp < timestampMs || seg.isEmpty || seg.deleted) continue;
+      // A reader, so that its file is not closed under an index rebuild.
+      seg.readers++;
+      try {
+        const index = await this.indexOf(seg);
+        const rel = index.scanStartForTimestamp(timestampMs);
+        let offset = Math.max(seg.baseOffset + rel, this.logStart);
+        while (offset < seg.nextOffset && offset < this.writtenNextOffset) {
+          const r = await this.readSegment(seg, offset, 1, Infinity);
+          if (r.bytes === 0) break;
+          const batch = new RecordBatchView(r.chunks[0]!, 0);
+          if (Number(batch.maxTimestamp) >= timestampMs) {
+            for (const rec of await readRecords(batch, 256 * 1024 * 1024)) {
+              const o = Number(rec.offset);
+              if (o >= this.logStart && Number(rec.timestamp) >= timestampMs) return { offset: o, timestamp: Number(rec.timestamp) };
+            }
           }
+          offset = r.nextOffset;
         }
-        offset = r.nextOffset;
+      } catch (e) {
+        // Deleted by retention while searched: its records are below the start now.
+        if (seg.deleted) continue;
+        throw e;
+      } finally {
+        seg.readers--;
+        if (seg.deleted && seg.readers === 0) this.resources.releaseFile(seg);
+        this.resources.trimFiles();
       }
     }
     return null;
@@ -765,6 +846,8 @@ export class PartitionLog {
   async applyRetention(): Promise<number> {
     this.checkOnline();
     await this.drain();
+    // The log may have gone offline meanwhile: a roll queued now would never be taken.
+    this.checkOnline();
     const now = this.clock.nowMs();
     // Compacted topics keep their segments until the cleaner (to come) rewrites them;
     // only DeleteRecords moves their start. "compact,delete" applies both.
@@ -778,6 +861,7 @@ export class PartitionLog {
       this.queueRoll(this.nextAssignedOffset);
       await this.pump();
       await this.drain();
+      this.checkOnline();
     }
     let total = this.sizeBytes;
     let deleted = 0;
@@ -791,6 +875,8 @@ export class PartitionLog {
       deleted++;
     }
     if (deleted > 0) await this.saveCheckpoint();
+    // Offline meanwhile: the deletions and the new log start may not be durable.
+    this.checkOnline();
     return deleted;
   }
 

@@ -169,6 +169,8 @@ export class LogSegment {
   readers = 0;
   deleted = false;
   lastUsedMs = 0;
+  /** fdatasyncs of the file, one at a time; after one fails every later one fails too. */
+  private syncChain: Promise<void> = Promise.resolve();
 
   constructor(
     readonly fs: FileSystem,
@@ -194,6 +196,17 @@ export class LogSegment {
 
   get isEmpty(): boolean {
     return this.size === 0;
+  }
+
+  /**
+   * fdatasync of the file, after any still running (the roll and the group commit both sync
+   * the active segment). A sync that starts after one failed fails too: after a writeback
+   * error Linux may report success for data that was never written.
+   */
+  datasync(): Promise<void> {
+    const file = this.file!;
+    this.syncChain = this.syncChain.then(() => file.datasync());
+    return this.syncChain;
   }
 
   /** Records a batch written at `position` in the in-memory index. */

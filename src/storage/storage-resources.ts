@@ -56,6 +56,15 @@ export class StorageResources {
     }
   }
 
+  /** Closes the least recently used idle files while over the limit (touchFile skips files in use). */
+  trimFiles(): void {
+    for (const other of this.openFiles.keys()) {
+      if (this.openFiles.size <= this.limits.openSegmentFilesMax) break;
+      if (other.readers > 0) continue;
+      this.releaseFile(other);
+    }
+  }
+
   releaseFile(seg: LogSegment): void {
     if (!this.openFiles.delete(seg)) return;
     const file = seg.file;

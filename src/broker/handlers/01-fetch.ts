@@ -1,0 +1,114 @@
+import { ErrorCode } from '../../protocol/error-codes.js';
+import { UnsupportedCompressionError, downConvertRecordBatches } from '../../protocol/legacy-message-set.js';
+import { FetchApi, type FetchResponsePartitionData, type FetchResponseFetchableTopicResponse } from '../../protocol/messages/index.js';
+import { StorageError } from '../../storage/storage-errors.js';
+import { handler } from './handler.js';
+
+/** Decompressed bytes one batch may expand to while down-converting for an old client. */
+const DOWN_CONVERSION_BYTES_MAX = 64 * 1024 * 1024;
+const READ_COMMITTED = 1;
+const EMPTY_RECORDS = Buffer.alloc(0);
+
+interface PartitionRead {
+  errorCode: number;
+  records: Buffer | null;
+  bytes: number;
+  highWatermark: number;
+  logStartOffset: number;
+}
+
+/**
+ * Fetch 0–12. Reads every requested partition from its fetch offset; the first partition
+ * with data returns at least one whole batch even past max_bytes (KIP-74), later ones only
+ * what fits. Below min_bytes the request long-polls, woken by appends, for up to
+ * max_wait_ms (capped by ferry.fetch.max.wait.ms). No fetch sessions: session id 0 means
+ * full fetches, which every client accepts. v0–3 get magic 1/0 message sets.
+ */
+export const fetchHandler = handler(FetchApi, 0, 12, async (ctx, req) => {
+  const { broker, header } = ctx;
+  const v = header.apiVersion;
+  const readCommitted = (req.isolationLevel ?? 0) === READ_COMMITTED;
+  if ((req.sessionId ?? 0) !== 0) {
+    // We never hand out sessions, so a client naming one has it from elsewhere.
+    return { throttleTimeMs: 0, errorCode: ErrorCode.FETCH_SESSION_ID_NOT_FOUND, sessionId: 0, responses: [] };
+  }
+  const maxWaitMs = Math.max(0, Math.min(req.maxWaitMs, broker.config.fetchMaxWaitMs));
+  const deadline = broker.clock.nowMs() + maxWaitMs;
+  const keys = req.topics.flatMap((t) => t.partitions.map((p) => `${t.topic ?? ''}-${p.partition}`));
+
+  const readAll = async (): Promise<{ reads: PartitionRead[][]; total: number }> => {
+    let remaining = req.maxBytes ?? 0x7fffffff;
+    let total = 0;
+    const reads: PartitionRead[][] = [];
+    for (const t of req.topics) {
+      const row: PartitionRead[] = [];
+      reads.push(row);
+      for (const p of t.partitions) {
+        const log = broker.topics.partitionLog(t.topic ?? '', p.partition);
+        if (log === undefined) {
+          row.push({ errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, records: null, bytes: 0, highWatermark: -1, logStartOffset: -1 });
+          continue;
+        }
+        const epoch = p.currentLeaderEpoch ?? -1;
+        if (epoch > 0) {
+          row.push({ errorCode: ErrorCode.UNKNOWN_LEADER_EPOCH, records: null, bytes: 0, highWatermark: -1, logStartOffset: -1 });
+          continue;
+        }
+        const base = { highWatermark: log.logEndOffset, logStartOffset: log.logStartOffset };
+        const limit = Math.min(p.partitionMaxBytes, remaining);
+        if (limit <= 0 && total > 0) {
+          row.push({ errorCode: ErrorCode.NONE, records: null, bytes: 0, ...base });
+          continue;
+        }
+        try {
+          const r = await log.read(Number(p.fetchOffset), Math.max(limit, 1));
+          // Only the first partition with data may exceed the budget (KIP-74).
+          if (r.bytes === 0 || (total > 0 && r.bytes > limit)) {
+            row.push({ errorCode: ErrorCode.NONE, records: null, bytes: 0, ...base });
+            continue;
+          }
+          let records = r.chunks.length === 1 ? r.chunks[0]! : Buffer.concat(r.chunks, r.bytes);
+          if (v <= 3) records = await downConvertRecordBatches(records, v <= 1 ? 0 : 1, { maxUncompressedBytes: DOWN_CONVERSION_BYTES_MAX });
+          row.push({ errorCode: ErrorCode.NONE, records, bytes: records.length, ...base });
+          total += records.length;
+          remaining -= records.length;
+        } catch (e) {
+          if (e instanceof StorageError) row.push({ errorCode: e.errorCode, records: null, bytes: 0, ...base });
+          else if (e instanceof UnsupportedCompressionError) row.push({ errorCode: ErrorCode.UNSUPPORTED_COMPRESSION_TYPE, records: null, bytes: 0, ...base });
+          else throw e;
+        }
+      }
+    }
+    return { reads, total };
+  };
+
+  let result = await readAll();
+  while (result.total < req.minBytes && !result.reads.some((row) => row.some((p) => p.errorCode !== ErrorCode.NONE))) {
+    const left = deadline - broker.clock.nowMs();
+    if (left <= 0 || ctx.connection.isClosed) break;
+    await broker.waitForAppend(keys, left);
+    if (broker.isClosing) break;
+    result = await readAll();
+  }
+
+  const responses: FetchResponseFetchableTopicResponse[] = req.topics.map((t, ti) => ({
+    topic: t.topic ?? '',
+    partitions: t.partitions.map(
+      (p, pi): FetchResponsePartitionData => {
+        const r = result.reads[ti]![pi]!;
+        return {
+          partitionIndex: p.partition,
+          errorCode: r.errorCode,
+          highWatermark: BigInt(r.highWatermark),
+          lastStableOffset: BigInt(r.highWatermark),
+          logStartOffset: BigInt(r.logStartOffset),
+          abortedTransactions: readCommitted ? [] : null,
+          preferredReadReplica: -1,
+          // Never null: librdkafka 2.0 rejects a MessageSetSize of -1; Kafka sends empty sets.
+          records: r.records ?? EMPTY_RECORDS,
+        };
+      },
+    ),
+  }));
+  return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, sessionId: 0, responses };
+});
