@@ -64,6 +64,11 @@ export interface ReadResult {
 /** Writes gathered into one writev: Linux's IOV_MAX, and a byte bound per system call. */
 const WRITEV_BUFFERS_MAX = 1024;
 const WRITEV_BYTES_MAX = 64 * 1024 * 1024;
+/**
+ * Writes up to this size go to the page cache synchronously (see StorageFile.writevSync);
+ * larger ones through the thread pool, so one huge write cannot stall the event loop long.
+ */
+const SYNC_WRITE_BYTES_MAX = 4 * 1024 * 1024;
 /** Relative offsets in indexes are 32-bit: roll before a segment spans more offsets. */
 const SEGMENT_OFFSET_SPAN_MAX = 0x7fff_ffff;
 /** How often (at most) tick() rewrites the checkpoint when the recovery point moved. */
@@ -473,10 +478,10 @@ export class PartitionLog {
         const seg = this.active;
         const position = seg.size;
         try {
-          await seg.file!.writev(
-            items.map((i) => i.buf),
-            position,
-          );
+          const file = seg.file!;
+          const buffers = items.map((i) => i.buf);
+          if (bytes <= SYNC_WRITE_BYTES_MAX && file.writevSync !== undefined) file.writevSync(buffers, position);
+          else await file.writev(buffers, position);
         } catch (e) {
           this.goOffline(`write failed: ${(e as Error).message}`);
           for (const i of items) i.reject(new LogOfflineError(`partition ${this.dir} is offline: write failed`));
