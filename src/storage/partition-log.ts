@@ -870,19 +870,40 @@ export class PartitionLog {
     }
     let total = this.sizeBytes;
     let deleted = 0;
-    while (this.segments.length > 1) {
-      const oldest = this.segments[0]!;
-      const bySize = retentionBytes >= 0 && total - oldest.size >= retentionBytes;
-      const byStart = oldest.nextOffset <= this.logStart;
-      if (!(expired(oldest) || bySize || byStart)) break;
-      total -= oldest.size;
-      await this.deleteOldestSegment();
-      deleted++;
-    }
-    if (deleted > 0) await this.saveCheckpoint();
+    await this.guarded('retention', async () => {
+      while (this.segments.length > 1) {
+        const oldest = this.segments[0]!;
+        const bySize = retentionBytes >= 0 && total - oldest.size >= retentionBytes;
+        const byStart = oldest.nextOffset <= this.logStart;
+        if (!(expired(oldest) || bySize || byStart)) break;
+        total -= oldest.size;
+        await this.deleteOldestSegment();
+        deleted++;
+      }
+      if (deleted > 0) {
+        // The unlinks must not come back after a power loss while the checkpoint says
+        // the log starts later: make them durable with the new log start.
+        await this.fs.syncDir(this.dir);
+        await this.saveCheckpoint();
+      }
+    });
     // Offline meanwhile: the deletions and the new log start may not be durable.
     this.checkOnline();
     return deleted;
+  }
+
+  /**
+   * Runs file work that changes the log's shape (retention, truncation). An I/O error there
+   * leaves memory and files out of step, so the partition goes offline rather than go on.
+   */
+  private async guarded(what: string, work: () => Promise<void>): Promise<void> {
+    try {
+      await work();
+    } catch (e) {
+      if (e instanceof StorageError) throw e;
+      this.goOffline(`${what} failed: ${(e as Error).message}`);
+      throw new LogOfflineError(`partition ${this.dir} is offline: ${what} failed`);
+    }
   }
 
   private async deleteOldestSegment(): Promise<void> {
@@ -910,6 +931,10 @@ export class PartitionLog {
 
   /** Removes every batch at or after `offset` (rounded down to a batch boundary). */
   async truncateTo(offset: number): Promise<void> {
+    await this.guarded('truncation', () => this.truncateFiles(offset));
+  }
+
+  private async truncateFiles(offset: number): Promise<void> {
     this.checkOnline();
     await this.drain();
     if (offset >= this.writtenNextOffset) return;
