@@ -95,6 +95,7 @@ export class PartitionLog {
   private readonly tail: TailCache;
   private queue: Queued[] = [];
   private pumping = false;
+  private pumpScheduled = false;
   private syncing = false;
   private syncRequested = false;
   private syncWaiters: SyncWaiter[] = [];
@@ -422,7 +423,15 @@ export class PartitionLog {
     const promise = new Promise<AppendResult>((resolve, reject) => {
       this.queue.push({ kind: 'batch', buf: batch, facts, durable: options.durable === true, result, resolve, reject });
     });
-    void this.pump();
+    // Start the writer after the current microtasks: appends issued together (one produce
+    // request's partitions, producers resumed by the same fsync) then share one writev.
+    if (!this.pumpScheduled) {
+      this.pumpScheduled = true;
+      queueMicrotask(() => {
+        this.pumpScheduled = false;
+        void this.pump();
+      });
+    }
     return promise;
   }
 
