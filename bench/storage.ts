@@ -191,6 +191,13 @@ const countingFileSystem: FileSystem = {
       counters.writev++;
       return writev(buffers, position);
     };
+    if (f.writevSync !== undefined) {
+      const writevSync = f.writevSync.bind(f);
+      f.writevSync = (buffers, position) => {
+        counters.writev++;
+        writevSync(buffers, position);
+      };
+    }
     f.datasync = () => {
       counters.datasync++;
       return datasync();

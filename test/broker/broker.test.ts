@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { type Broker, startBroker } from '../../src/broker/broker.js';
 import { ErrorCode } from '../../src/protocol/error-codes.js';
 import { decodeMessageSet } from '../../src/protocol/legacy-message-set.js';
-import { ApiVersionsApi, FetchApi, ListOffsetsApi, MetadataApi, ProduceApi } from '../../src/protocol/messages/index.js';
+import { ApiVersionsApi, FetchApi, FindCoordinatorApi, ListOffsetsApi, MetadataApi, ProduceApi } from '../../src/protocol/messages/index.js';
 import { RecordBatchView, buildUncompressedRecordBatch, readRecords, splitRecordBatches } from '../../src/protocol/record-batch.js';
 import { WireClient } from './wire-client.js';
 
@@ -244,6 +244,26 @@ test('ferry start prints its listening line and exits 0 on SIGTERM', async () =>
     });
     assert.equal(code, 0);
   } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('FindCoordinator names this broker for groups and transactions, one key or many (v4)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ferry-coord-'));
+  const broker = await startBroker({ port: 0, dataDir: dir, log: () => undefined });
+  try {
+    const c = await WireClient.connect(broker.port);
+    const v0 = await c.send(FindCoordinatorApi, 0, { key: 'g' });
+    assert.deepEqual([v0.errorCode, v0.nodeId, v0.host, v0.port], [0, broker.config.nodeId, '127.0.0.1', broker.port]);
+    const txn = await c.send(FindCoordinatorApi, 3, { key: 't', keyType: 1 });
+    assert.equal(txn.errorCode, 0);
+    const bad = await c.send(FindCoordinatorApi, 3, { key: 't', keyType: 7 });
+    assert.equal(bad.errorCode, ErrorCode.INVALID_REQUEST);
+    const many = await c.send(FindCoordinatorApi, 4, { keyType: 0, coordinatorKeys: ['a', 'b'] });
+    assert.deepEqual(many.coordinators!.map((x) => [x.key, x.nodeId, x.errorCode]), [['a', 0, 0], ['b', 0, 0]]);
+    c.close();
+  } finally {
+    await broker.close();
     rmSync(dir, { recursive: true, force: true });
   }
 });

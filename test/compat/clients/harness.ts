@@ -15,7 +15,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ApiCodec } from '../../../src/protocol/api-codec.js';
 import { encodeRequestFrame, readResponse, readResponseCorrelationId } from '../../../src/protocol/frame.js';
-import { ApiVersionsApi, FetchApi, ListOffsetsApi, MetadataApi } from '../../../src/protocol/messages/index.js';
+import { ApiVersionsApi, FetchApi, ListOffsetsApi } from '../../../src/protocol/messages/index.js';
 import { splitRecordBatches } from '../../../src/protocol/record-batch.js';
 
 // ---- paths and messages ----------------------------------------------------------------------
@@ -47,6 +47,17 @@ export const MAX_MESSAGE_BYTES = 100_000;
  */
 export const PRODUCER_BATCH_BYTES = 65_536;
 export const PARTITIONS = 3;
+
+/** An error the client under test reported (an exception, a delivery error, an exit status). */
+export class ClientError extends Error {
+  constructor(
+    message: string,
+    readonly info: Record<string, unknown> = {},
+  ) {
+    super(message);
+    this.name = 'ClientError';
+  }
+}
 
 // ---- child processes -------------------------------------------------------------------------
 
@@ -280,23 +291,6 @@ export async function servedApis(port: number): Promise<Map<number, { min: numbe
 
 export const API_CREATE_TOPICS = 19;
 
-/**
- * Whether the broker serves CreateTopics. While it does not (the admin APIs are being added),
- * the suite creates its topics by auto-creation (the broker runs with num.partitions=3) and says
- * so in a diagnostic; once it does, every client's own admin API is used and must work.
- */
-export async function brokerServesCreateTopics(port: number): Promise<boolean> {
-  return (await servedApis(port)).has(API_CREATE_TOPICS);
-}
-
-/** Auto-creates a topic with a Metadata v4 request (allow_auto_topic_creation), the fallback above. */
-export async function autoCreateTopic(port: number, topic: string): Promise<number> {
-  const r = await rawRequest(port, MetadataApi, 4, { topics: [{ name: topic }], allowAutoTopicCreation: true });
-  const t = r.topics.find((x) => x.name === topic);
-  if (t === undefined || t.errorCode !== 0) throw new Error(`auto-creating ${topic} failed: error ${t?.errorCode}`);
-  return t.partitions.length;
-}
-
 /** The log end offset (high watermark) of each partition, by raw ListOffsets v1 (latest). */
 export async function rawEndOffsets(port: number, topic: string, partitions: number): Promise<number[]> {
   const r = await rawRequest(port, ListOffsetsApi, 1, {
@@ -357,7 +351,7 @@ export async function storedBatches(port: number, topic: string, partition: numb
 
 // ---- deterministic test data -----------------------------------------------------------------
 
-/** xorshift128+-free, tiny and deterministic: mulberry32. */
+/** mulberry32: tiny, fast and deterministic for a seed. */
 export class Rng {
   private state: number;
   constructor(seed: number) {

@@ -17,8 +17,7 @@ import { readFileSync } from 'node:fs';
 import { decompress as fzstdDecompress } from 'fzstd';
 import kafkajs from 'kafkajs';
 import type { Admin, Message, PartitionerArgs, Producer, RecordMetadata } from 'kafkajs';
-import { type CodecName, type ConsumedRecord, type DeliveryReport, type FerryProcess, type Header, PRODUCER_BATCH_BYTES, type TestMessage, sleep } from './harness.js';
-import { ClientError } from './py-driver.js';
+import { ClientError, type CodecName, type ConsumedRecord, type DeliveryReport, type FerryProcess, type Header, PRODUCER_BATCH_BYTES, type TestMessage, sleep } from './harness.js';
 import { type ClientMetadata, type ClientUnderTest, type Reader, type StartAt, defineClientSuite } from './suite.js';
 
 const require = createRequire(import.meta.url);

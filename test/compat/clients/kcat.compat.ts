@@ -12,6 +12,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { spawn } from 'node:child_process';
 import {
+  ClientError,
   type CodecName,
   type ConsumedRecord,
   type FerryProcess,
@@ -27,7 +28,6 @@ import {
   track,
   withTimeout,
 } from './harness.js';
-import { ClientError } from './py-driver.js';
 import { type ClientMetadata, type ClientUnderTest, type Reader, type StartAt, defineClientSuite } from './suite.js';
 
 const KCAT = 'kcat';
@@ -103,7 +103,7 @@ class KcatClient implements ClientUnderTest {
     explicitTimestamps: false,
     createTopics: 'auto' as const,
     tooLarge: /Delivery failed for message: Broker: Message size too large/,
-    alreadyExists: /^$/,
+    alreadyExists: /^$/, // unused: kcat has no admin API
     compressionHint: {
       lz4:
         'librdkafka 2.0.2 enables its LZ4 feature only if the broker advertises FindCoordinator v0 ' +

@@ -5,18 +5,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { INSTALL_HINT, PY_DIR, SYSTEM_PYTHON, tail, track, withTimeout } from './harness.js';
-
-/** An error the client under test reported (an exception, a delivery error, an exit status). */
-export class ClientError extends Error {
-  constructor(
-    message: string,
-    readonly info: Record<string, unknown> = {},
-  ) {
-    super(message);
-    this.name = 'ClientError';
-  }
-}
+import { ClientError, INSTALL_HINT, PY_DIR, SYSTEM_PYTHON, tail, track, withTimeout } from './harness.js';
 
 interface Pending {
   resolve: (v: unknown) => void;
@@ -56,7 +45,7 @@ export class PyDriver {
 
   /** Starts a driver and waits for its hello line; a missing client fails with the install hint. */
   static async start(script: string, args: string[], timeoutMs = 30_000): Promise<{ driver: PyDriver; hello: Record<string, unknown> }> {
-    const child = track(spawn(SYSTEM_PYTHON, ['-u', join(PY_DIR, script), ...args], { stdio: ['pipe', 'pipe', 'pipe'], cwd: PY_DIR }));
+    const child = track(spawn(SYSTEM_PYTHON, ['-B', '-u', join(PY_DIR, script), ...args], { stdio: ['pipe', 'pipe', 'pipe'], cwd: PY_DIR }));
     const spawnError = new Promise<never>((_, reject) =>
       child.once('error', (e: NodeJS.ErrnoException) =>
         reject(e.code === 'ENOENT' ? new Error(`${SYSTEM_PYTHON} is missing: ${INSTALL_HINT}`) : e),

@@ -2,8 +2,8 @@
  * A Python client (kafka-python or confluent-kafka) as a ClientUnderTest: every operation is a
  * request to its driver process (py/<driver>.py, run with /usr/bin/python3).
  */
-import type { CodecName, ConsumedRecord, DeliveryReport, FerryProcess, Header, TestMessage } from './harness.js';
-import { ClientError, PyDriver } from './py-driver.js';
+import { ClientError, type CodecName, type ConsumedRecord, type DeliveryReport, type FerryProcess, type Header, type TestMessage } from './harness.js';
+import { PyDriver } from './py-driver.js';
 import type { Capabilities, ClientMetadata, ClientUnderTest, Reader, StartAt } from './suite.js';
 
 interface WireRecord {

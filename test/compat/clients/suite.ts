@@ -5,9 +5,8 @@
  * (Capabilities: kcat sets the same headers on every message, cannot send an empty non-null
  * value or choose a timestamp).
  *
- * Topics are created with the client's own admin API (CreateTopics) when the broker serves it;
- * until it does, they are auto-created (the broker runs with num.partitions=3) and a diagnostic
- * says so. kcat has no admin API and always auto-creates.
+ * Topics are created with the client's own admin API (CreateTopics). kcat has none: its topics
+ * are auto-created (the broker runs with num.partitions=3).
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test, type TestContext } from 'node:test';
@@ -21,11 +20,11 @@ import {
   MAX_MESSAGE_BYTES,
   PARTITIONS,
   type TestMessage,
-  autoCreateTopic,
-  brokerServesCreateTopics,
+  API_CREATE_TOPICS,
   makeMessages,
   patternBytes,
   rawEndOffsets,
+  servedApis,
   sleep,
   storedBatches,
   tail,
@@ -105,8 +104,6 @@ export function defineClientSuite(client: ClientUnderTest): void {
   describe(`${client.name} against a Ferry broker process`, () => {
     let ferry: FerryProcess | null = null;
     let opened = false;
-    let createTopicsServed = false;
-    let notedAutoCreate = false;
 
     const broker = (): FerryProcess => {
       if (ferry === null) throw new Error('the broker did not start');
@@ -117,17 +114,9 @@ export function defineClientSuite(client: ClientUnderTest): void {
       return broker();
     };
 
-    /** Creates a topic of 3 partitions the way this client can. */
-    const createTopic = async (t: TestContext, topic: string): Promise<void> => {
-      const f = ready();
-      if (client.caps.createTopics === 'admin' && !createTopicsServed) {
-        if (!notedAutoCreate) {
-          t.diagnostic(`NOTE: the broker does not serve CreateTopics yet: topics are auto-created (num.partitions=${PARTITIONS}), not by ${client.name}'s admin API`);
-          notedAutoCreate = true;
-        }
-        assert.equal(await autoCreateTopic(f.port, topic), PARTITIONS);
-        return;
-      }
+    /** Creates a topic of 3 partitions the way this client can (admin API, or auto-creation). */
+    const createTopic = async (topic: string): Promise<void> => {
+      ready();
       await client.createTopic(topic, PARTITIONS);
     };
 
@@ -145,7 +134,6 @@ export function defineClientSuite(client: ClientUnderTest): void {
 
     before(async () => {
       ferry = await FerryProcess.start({ 'message.max.bytes': MAX_MESSAGE_BYTES, 'num.partitions': PARTITIONS });
-      createTopicsServed = await brokerServesCreateTopics(ferry.port);
     });
 
     after(async () => {
@@ -165,14 +153,17 @@ export function defineClientSuite(client: ClientUnderTest): void {
 
     test('reads metadata and creates a topic of 3 partitions', { timeout: 60_000 }, async (t) => {
       const f = ready();
-      await createTopic(t, mainTopic);
-      if (client.caps.createTopics === 'admin' && createTopicsServed) {
+      if (client.caps.createTopics === 'admin') {
+        assert.ok((await servedApis(f.port)).has(API_CREATE_TOPICS), 'the broker must serve CreateTopics (API 19)');
+      }
+      await createTopic(mainTopic);
+      if (client.caps.createTopics === 'admin') {
         t.diagnostic(`topic ${mainTopic} created with ${client.name}'s admin API (CreateTopics)`);
         await assert.rejects(client.createTopic(mainTopic, PARTITIONS), (e: Error) => {
           assert.match(e.message, client.caps.alreadyExists, 'creating an existing topic must fail with TOPIC_ALREADY_EXISTS');
           return true;
         });
-      } else if (client.caps.createTopics === 'auto') {
+      } else {
         t.diagnostic(`topic ${mainTopic} auto-created (${client.name} has no admin API)`);
       }
       const md = await client.metadata(mainTopic);
@@ -250,7 +241,7 @@ export function defineClientSuite(client: ClientUnderTest): void {
         seed++;
         await t.test(codec, { timeout: 120_000 }, async (tc) => {
           const topic = `${client.id}-${codec}`;
-          await createTopic(tc, topic);
+          await createTopic(topic);
           await roundTrip(tc, topic, 2000, seed, codec);
           // librdkafka and kafka-python send a batch uncompressed when compressing does not
           // make it smaller (a batch of one short record), so: every batch has the codec or
@@ -275,7 +266,7 @@ export function defineClientSuite(client: ClientUnderTest): void {
     test(`max.message.bytes (${MAX_MESSAGE_BYTES}): a batch of exactly the limit is accepted, one byte more is refused`, { timeout: 90_000 }, async (t) => {
       const f = ready();
       const topic = `${client.id}-size`;
-      await createTopic(t, topic);
+      await createTopic(topic);
       const key = Buffer.from('big');
       const atLimit = valueBytesForBatch(key.length, MAX_MESSAGE_BYTES);
       const big: TestMessage = { key, value: patternBytes(atLimit, 7), headers: [], partition: 0 };
@@ -310,7 +301,7 @@ export function defineClientSuite(client: ClientUnderTest): void {
     test('consumes from earliest, from latest and from a timestamp', { timeout: 120_000 }, async (t) => {
       const f = ready();
       const topic = `${client.id}-offsets`;
-      await createTopic(t, topic);
+      await createTopic(topic);
       const n = 100;
       const base = Math.floor((Date.now() - 3_600_000) / 1000) * 1000;
       const messages = makeMessages(messageOptions('o', n, 3)).map((m) => ({ ...m, partition: 0 }));
@@ -393,7 +384,7 @@ export function defineClientSuite(client: ClientUnderTest): void {
 
     test('messages with equal keys land in one partition', { timeout: 90_000 }, async (t) => {
       const topic = `${client.id}-keys`;
-      await createTopic(t, topic);
+      await createTopic(topic);
       const keys = ['alpha', 'bravo', 'charlie', 'delta', 'echo', 'foxtrot', 'golf', 'hotel'];
       const n = 400;
       const messages: TestMessage[] = Array.from({ length: n }, (_, i) => ({
