@@ -56,49 +56,24 @@ class NodeStorageFile implements StorageFile {
   }
 
   async writev(buffers: Buffer[], position: number): Promise<void> {
-    let total = 0;
-    for (const b of buffers) total += b.length;
-    let { bytesWritten } = await this.fh.writev(buffers, position);
-    if (bytesWritten === total) return;
-    // Partial writes are rare (full disk, signals); finish the rest one buffer at a time.
-    let skip = bytesWritten;
-    for (const b of buffers) {
-      if (skip >= b.length) {
-        skip -= b.length;
-        continue;
-      }
-      const rest = b.subarray(skip);
-      skip = 0;
-      let at = 0;
-      while (at < rest.length) {
-        const r = await this.fh.write(rest, at, rest.length - at, position + bytesWritten);
+    const { bytesWritten } = await this.fh.writev(buffers, position);
+    // Partial writes are rare (full disk, signals): finish the rest one buffer at a time.
+    for (const rest of unwritten(buffers, bytesWritten, position)) {
+      for (let at = 0; at < rest.buf.length; ) {
+        const r = await this.fh.write(rest.buf, at, rest.buf.length - at, rest.position + at);
         if (r.bytesWritten === 0) throw new Error('write made no progress');
         at += r.bytesWritten;
-        bytesWritten += r.bytesWritten;
       }
     }
   }
 
   writevSync(buffers: Buffer[], position: number): void {
-    let total = 0;
-    for (const b of buffers) total += b.length;
-    let written = fs.writevSync(this.fh.fd, buffers, position);
-    if (written === total) return;
-    // Finish a partial write one buffer at a time, as in writev.
-    let skip = written;
-    for (const b of buffers) {
-      if (skip >= b.length) {
-        skip -= b.length;
-        continue;
-      }
-      const rest = b.subarray(skip);
-      skip = 0;
-      let at = 0;
-      while (at < rest.length) {
-        const n = fs.writeSync(this.fh.fd, rest, at, rest.length - at, position + written);
+    const written = fs.writevSync(this.fh.fd, buffers, position);
+    for (const rest of unwritten(buffers, written, position)) {
+      for (let at = 0; at < rest.buf.length; ) {
+        const n = fs.writeSync(this.fh.fd, rest.buf, at, rest.buf.length - at, rest.position + at);
         if (n === 0) throw new Error('write made no progress');
         at += n;
-        written += n;
       }
     }
   }
@@ -117,6 +92,22 @@ class NodeStorageFile implements StorageFile {
 
   close(): Promise<void> {
     return this.fh.close();
+  }
+}
+
+/** The parts of `buffers` after the first `written` bytes, with the file positions they go to. */
+function* unwritten(buffers: Buffer[], written: number, position: number): Generator<{ buf: Buffer; position: number }> {
+  let skip = written;
+  let at = position;
+  for (const b of buffers) {
+    if (skip >= b.length) {
+      skip -= b.length;
+      at += b.length;
+      continue;
+    }
+    yield { buf: b.subarray(skip), position: at + skip };
+    at += b.length;
+    skip = 0;
   }
 }
 

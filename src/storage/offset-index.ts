@@ -99,17 +99,7 @@ export class SegmentIndex {
 
   /** Position of the last indexed batch whose base offset is ≤ relativeOffset, or 0. */
   positionFor(relativeOffset: number): number {
-    let lo = 0;
-    let hi = this.offsetCount - 1;
-    let found = -1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >>> 1;
-      if (this.offsets[mid]! <= relativeOffset) {
-        found = mid;
-        lo = mid + 1;
-      } else hi = mid - 1;
-    }
-    return found < 0 ? 0 : this.positions[found]!;
+    return this.entryFor(relativeOffset).position;
   }
 
   /**

@@ -1017,6 +1017,11 @@ export class PartitionLog {
       await marker.close();
       await this.fs.syncDir(this.dir);
     }
+    await this.releaseAll();
+  }
+
+  /** Marks the log closed and lets go of its cache, indexes and files. */
+  private async releaseAll(): Promise<void> {
     this.closed = true;
     this.tail.clear();
     for (const seg of this.segments) {
@@ -1033,17 +1038,7 @@ export class PartitionLog {
   /** Deletes the partition: closes it and removes its directory. */
   async delete(): Promise<void> {
     await this.drain();
-    this.closed = true;
-    this.tail.clear();
-    for (const seg of this.segments) {
-      this.resources.releaseIndex(seg);
-      this.resources.releaseFile(seg);
-      if (seg.file !== null) {
-        const f = seg.file;
-        seg.file = null;
-        await f.close();
-      }
-    }
+    await this.releaseAll();
     await this.fs.removeDir(this.dir);
   }
 }

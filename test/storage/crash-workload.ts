@@ -7,6 +7,7 @@
  * so whoever reads it back can rebuild the exact bytes it must have (all but baseOffset,
  * which the log assigns) and compare.
  */
+import { seededRng } from './memory-file-system.js';
 import { BASE_SEQUENCE_OFFSET, LAST_OFFSET_DELTA_OFFSET, RECORD_BATCH_HEADER_BYTES, buildUncompressedRecordBatch, type RecordInput } from '../../src/protocol/record-batch.js';
 import type { LogConfig } from '../../src/storage/log-config.js';
 import type { PartitionLog } from '../../src/storage/partition-log.js';
@@ -23,17 +24,8 @@ export const CRASH_LOG_CONFIG: Partial<LogConfig> = {
 
 export const WORKLOAD_PRODUCER_ID = 4242n;
 
-/** mulberry32: a small seeded generator of numbers in [0, 1). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A small seeded generator of numbers in [0, 1) (mulberry32, shared with the memory file system). */
+export const rng = seededRng;
 
 /** The largest batch batchForSeq makes is below this. */
 export const WORKLOAD_BATCH_BYTES_MAX = 6 * (2000 + 40) + 61;
