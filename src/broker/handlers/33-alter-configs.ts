@@ -1,9 +1,9 @@
 import { ErrorCode } from '../../protocol/error-codes.js';
-import { AlterConfigsApi, type AlterConfigsResponseAlterConfigsResourceResponse } from '../../protocol/messages/index.js';
+import { AlterConfigsApi } from '../../protocol/messages/index.js';
 import { ResourceType } from '../config-entries.js';
 import { validateTopicSetting } from '../topic-config.js';
 import type { TopicError } from '../topic-manager.js';
-import { DUPLICATE_RESOURCE, STATIC_BROKER_CONFIGS, brokerResourceProblem, duplicateResources, isTopicError, topicResource } from './config-resources.js';
+import { STATIC_BROKER_CONFIGS, alterEachResource, brokerResourceProblem, isTopicError, topicResource } from './config-resources.js';
 import { handler } from './handler.js';
 
 /**
@@ -17,18 +17,7 @@ import { handler } from './handler.js';
  */
 export const alterConfigsHandler = handler(AlterConfigsApi, 0, 2, async (ctx, req) => {
   const { broker } = ctx;
-  const duplicates = duplicateResources(req.resources);
-  const responses: AlterConfigsResponseAlterConfigsResourceResponse[] = [];
-  for (const [i, res] of req.resources.entries()) {
-    const problem = duplicates.has(i) ? DUPLICATE_RESOURCE : await alterOne(res);
-    responses.push({
-      resourceType: res.resourceType,
-      resourceName: res.resourceName,
-      errorCode: problem?.errorCode ?? ErrorCode.NONE,
-      errorMessage: problem?.message ?? null,
-    });
-  }
-  return { throttleTimeMs: 0, responses };
+  return { throttleTimeMs: 0, responses: await alterEachResource(req.resources, alterOne) };
 
   async function alterOne(res: (typeof req.resources)[number]): Promise<TopicError | null> {
     if (res.resourceType === ResourceType.BROKER) return brokerResourceProblem(broker, res.resourceName) ?? STATIC_BROKER_CONFIGS;

@@ -1,9 +1,9 @@
 import { ErrorCode } from '../../protocol/error-codes.js';
-import { IncrementalAlterConfigsApi, type IncrementalAlterConfigsResponseAlterConfigsResourceResponse } from '../../protocol/messages/index.js';
+import { IncrementalAlterConfigsApi } from '../../protocol/messages/index.js';
 import { ResourceType } from '../config-entries.js';
 import { TOPIC_SETTINGS, topicSettingDefault, validateTopicSetting } from '../topic-config.js';
 import type { TopicError } from '../topic-manager.js';
-import { DUPLICATE_RESOURCE, STATIC_BROKER_CONFIGS, brokerResourceProblem, duplicateResources, isTopicError, topicResource } from './config-resources.js';
+import { STATIC_BROKER_CONFIGS, alterEachResource, brokerResourceProblem, isTopicError, topicResource } from './config-resources.js';
 import { handler } from './handler.js';
 
 const SET = 0;
@@ -24,18 +24,7 @@ const OP_NAMES = ['SET', 'DELETE', 'APPEND', 'SUBTRACT'];
  */
 export const incrementalAlterConfigsHandler = handler(IncrementalAlterConfigsApi, 0, 1, async (ctx, req) => {
   const { broker } = ctx;
-  const duplicates = duplicateResources(req.resources);
-  const responses: IncrementalAlterConfigsResponseAlterConfigsResourceResponse[] = [];
-  for (const [i, res] of req.resources.entries()) {
-    const problem = duplicates.has(i) ? DUPLICATE_RESOURCE : await alterOne(res);
-    responses.push({
-      resourceType: res.resourceType,
-      resourceName: res.resourceName,
-      errorCode: problem?.errorCode ?? ErrorCode.NONE,
-      errorMessage: problem?.message ?? null,
-    });
-  }
-  return { throttleTimeMs: 0, responses };
+  return { throttleTimeMs: 0, responses: await alterEachResource(req.resources, alterOne) };
 
   async function alterOne(res: (typeof req.resources)[number]): Promise<TopicError | null> {
     const nulls = res.configs.filter((c) => c.configOperation !== DELETE && c.value === null).map((c) => c.name);

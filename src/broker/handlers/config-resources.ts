@@ -60,3 +60,25 @@ export function duplicateResources(resources: ReadonlyArray<{ resourceType: numb
 }
 
 export const DUPLICATE_RESOURCE: TopicError = { errorCode: ErrorCode.INVALID_REQUEST, message: 'Each resource must appear at most once.' };
+
+/**
+ * Answers each resource of an AlterConfigs-style request: a resource named twice gets
+ * INVALID_REQUEST without being changed, every other one the outcome of `alterOne`.
+ */
+export async function alterEachResource<R extends { resourceType: number; resourceName: string }>(
+  resources: readonly R[],
+  alterOne: (resource: R) => Promise<TopicError | null>,
+): Promise<Array<{ resourceType: number; resourceName: string; errorCode: number; errorMessage: string | null }>> {
+  const duplicates = duplicateResources(resources);
+  const responses = [];
+  for (const [i, res] of resources.entries()) {
+    const problem = duplicates.has(i) ? DUPLICATE_RESOURCE : await alterOne(res);
+    responses.push({
+      resourceType: res.resourceType,
+      resourceName: res.resourceName,
+      errorCode: problem?.errorCode ?? ErrorCode.NONE,
+      errorMessage: problem?.message ?? null,
+    });
+  }
+  return responses;
+}
