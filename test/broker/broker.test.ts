@@ -267,3 +267,43 @@ test('FindCoordinator names this broker for groups and transactions, one key or 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('limits: max.connections, connections.max.idle.ms; LogAppendTime topics stamp batches', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ferry-limits-'));
+  const broker = await startBroker({
+    port: 0,
+    dataDir: dir,
+    log: () => undefined,
+    settings: { 'max.connections': 2, 'connections.max.idle.ms': 300, 'log.message.timestamp.type': 'LogAppendTime' },
+  });
+  try {
+    const a = await WireClient.connect(broker.port);
+    const b = await WireClient.connect(broker.port);
+    await a.send(ApiVersionsApi, 0, {});
+    await b.send(ApiVersionsApi, 0, {});
+    const c = await WireClient.connect(broker.port);
+    await c.whenClosed();
+    assert.ok(c.closed, 'the third connection is refused');
+    // Idle connections are closed; one in use is not.
+    const started = Date.now();
+    await a.whenClosed();
+    assert.ok(Date.now() - started < 5000);
+    b.close();
+
+    const d = await WireClient.connect(broker.port);
+    await d.send(MetadataApi, 9, { topics: [{ name: 'stamped' }], allowAutoTopicCreation: true });
+    const before = Date.now();
+    const r = await d.send(ProduceApi, 9, produce('stamped', 0, batch(['x'], 1000)));
+    const appendTime = r.responses[0]!.partitionResponses[0]!.logAppendTimeMs!;
+    assert.ok(appendTime >= BigInt(before - 1000), `log append time ${appendTime} is the broker's clock`);
+    const f = await d.send(FetchApi, 11, fetchReq('stamped', 0n));
+    const view = new RecordBatchView(f.responses[0]!.partitions[0]!.records!, 0);
+    assert.equal(view.timestampType, 1, 'LogAppendTime');
+    assert.equal(view.maxTimestamp, appendTime);
+    assert.ok(view.isCrcValid(), 'the CRC was recomputed after stamping');
+    d.close();
+  } finally {
+    await broker.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
