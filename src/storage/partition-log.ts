@@ -248,6 +248,7 @@ export class PartitionLog {
       const scan = await scanSegment(file, seg.baseOffset, fileBytes, this.config.indexIntervalBytes);
       seg.file = file;
       seg.size = scan.validBytes;
+      seg.verifiedBytes = scan.validBytes;
       seg.nextOffset = scan.nextOffset;
       seg.maxTimestamp = scan.maxTimestamp;
       seg.firstBatchMaxTimestamp = scan.firstBatchMaxTimestamp;
@@ -508,6 +509,8 @@ export class PartitionLog {
           records += item.facts.recordCount;
         }
         if (this.queuedTargetHasData && !this.pendingRoll()) this.queuedBytes -= bytes;
+        // Appended batches were validated (CRC included) by the caller, as append requires.
+        if (seg.verifiedBytes === position) seg.verifiedBytes = pos;
         seg.unsynced = true;
         this.writtenNextOffset = seg.nextOffset;
         if (this.unflushedMessages === 0) this.firstUnflushedAtMs = this.clock.nowMs();
@@ -749,8 +752,13 @@ export class PartitionLog {
         if (facts.baseOffset >= endOffset) break;
         if (bytes > 0 && bytes + facts.sizeBytes > maxBytes) break;
         if (facts.sizeBytes > window.length - at) break;
-        const problem = batchProblem(window, at, window.length - at, bytes === 0 ? null : nextOffset);
-        if (problem !== null) throw this.corrupt(seg, position + (at - start), problem);
+        // Each batch's CRC is checked once per process (see LogSegment.verifiedBytes); the
+        // cheap checks of length, magic and offset continuity run on every read.
+        const filePosition = position + (at - start);
+        const verified = filePosition + facts.sizeBytes <= seg.verifiedBytes;
+        const problem = batchProblem(window, at, window.length - at, bytes === 0 ? null : nextOffset, !verified);
+        if (problem !== null) throw this.corrupt(seg, filePosition, problem);
+        if (!verified && filePosition === seg.verifiedBytes) seg.verifiedBytes = filePosition + facts.sizeBytes;
         bytes += facts.sizeBytes;
         at += facts.sizeBytes;
         nextOffset = facts.lastOffset + 1;
@@ -984,6 +992,7 @@ export class PartitionLog {
     await seg.file.datasync();
     const rescan = await scanSegment(seg.file, seg.baseOffset, cut, this.config.indexIntervalBytes);
     seg.size = cut;
+    seg.verifiedBytes = cut;
     seg.nextOffset = next;
     seg.index = rescan.index;
     seg.maxTimestamp = rescan.maxTimestamp;

@@ -58,7 +58,7 @@ export function batchFacts(buf: Buffer, at = 0): BatchFacts {
 }
 
 /** Why a batch on disk cannot be trusted, or null when it checks out. */
-export function batchProblem(buf: Buffer, at: number, available: number, expectedBaseOffset: number | null): string | null {
+export function batchProblem(buf: Buffer, at: number, available: number, expectedBaseOffset: number | null, checkCrc = true): string | null {
   if (available < RECORD_BATCH_HEADER_BYTES) return `torn batch header (${available} bytes)`;
   const size = buf.readInt32BE(at + BATCH_LENGTH_OFFSET) + LOG_OVERHEAD_BYTES;
   if (size < RECORD_BATCH_HEADER_BYTES) return `batch length ${size} below the header size`;
@@ -68,8 +68,9 @@ export function batchProblem(buf: Buffer, at: number, available: number, expecte
   if (lastOffsetDelta < 0) return `negative lastOffsetDelta ${lastOffsetDelta}`;
   const base = readOffset(buf, at + BASE_OFFSET_OFFSET);
   if (expectedBaseOffset !== null && base !== expectedBaseOffset) return `base offset ${base}, expected ${expectedBaseOffset}`;
-  const crc = crc32c(buf.subarray(at + ATTRIBUTES_OFFSET, at + size));
-  if (crc !== buf.readUInt32BE(at + CRC_OFFSET)) return `CRC mismatch at base offset ${base}`;
+  if (checkCrc && crc32c(buf.subarray(at + ATTRIBUTES_OFFSET, at + size)) !== buf.readUInt32BE(at + CRC_OFFSET)) {
+    return `CRC mismatch at base offset ${base}`;
+  }
   return null;
 }
 
@@ -161,6 +162,11 @@ export class LogSegment {
   /** Loaded for the active segment and on demand for sealed ones (bounded by an LRU). */
   index: SegmentIndex | null = null;
   bytesSinceIndexEntry = Infinity;
+  /**
+   * Bytes from the start whose batches passed a CRC check in this process: appended after
+   * validation, scanned at recovery, or read and checked once. Reads re-check only past it.
+   */
+  verifiedBytes = 0;
   /** Written bytes not yet fdatasync'ed. */
   unsynced = false;
   /** The directory entry of this file is not yet durable. */

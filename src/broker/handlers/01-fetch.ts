@@ -36,47 +36,54 @@ export const fetchHandler = handler(FetchApi, 0, 12, async (ctx, req) => {
   const deadline = broker.clock.nowMs() + maxWaitMs;
   const keys = req.topics.flatMap((t) => t.partitions.map((p) => `${t.topic ?? ''}-${p.partition}`));
 
+  /** One partition's read, started for every partition at once so their file reads overlap. */
+  const readOne = async (topic: string, p: (typeof req.topics)[number]['partitions'][number], limit: number) => {
+    const log = broker.topics.partitionLog(topic, p.partition);
+    if (log === undefined) return { errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, chunks: null, bytes: 0, highWatermark: -1, logStartOffset: -1 };
+    if ((p.currentLeaderEpoch ?? -1) > 0) return { errorCode: ErrorCode.UNKNOWN_LEADER_EPOCH, chunks: null, bytes: 0, highWatermark: -1, logStartOffset: -1 };
+    const base = { highWatermark: log.logEndOffset, logStartOffset: log.logStartOffset };
+    try {
+      const r = await log.read(Number(p.fetchOffset), Math.max(limit, 1));
+      return { errorCode: ErrorCode.NONE, chunks: r.chunks, bytes: r.bytes, ...base };
+    } catch (e) {
+      if (e instanceof StorageError) return { errorCode: e.errorCode, chunks: null, bytes: 0, ...base };
+      throw e;
+    }
+  };
+
   const readAll = async (): Promise<{ reads: PartitionRead[][]; total: number }> => {
-    let remaining = req.maxBytes ?? 0x7fffffff;
+    const maxBytes = req.maxBytes ?? 0x7fffffff;
+    const started = req.topics.map((t) => t.partitions.map((p) => readOne(t.topic ?? '', p, Math.min(p.partitionMaxBytes, maxBytes))));
+    // Awaited in order below; a later one failing first must not count as unhandled meanwhile.
+    for (const row of started) for (const r of row) r.catch(() => undefined);
+    // Then apply the response budget in request order: only the first partition with data
+    // may exceed it (KIP-74); later ones are dropped when they do not fit.
+    let remaining = maxBytes;
     let total = 0;
     const reads: PartitionRead[][] = [];
-    for (const t of req.topics) {
-      const row: PartitionRead[] = [];
-      reads.push(row);
-      for (const p of t.partitions) {
-        const log = broker.topics.partitionLog(t.topic ?? '', p.partition);
-        if (log === undefined) {
-          row.push({ errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, records: null, bytes: 0, highWatermark: -1, logStartOffset: -1 });
+    for (const row of started) {
+      const out: PartitionRead[] = [];
+      reads.push(out);
+      for (const pending of row) {
+        const r = await pending;
+        const base = { errorCode: r.errorCode, highWatermark: r.highWatermark, logStartOffset: r.logStartOffset };
+        if (r.chunks === null || r.bytes === 0 || (total > 0 && r.bytes > remaining)) {
+          out.push({ ...base, records: null, bytes: 0 });
           continue;
         }
-        const epoch = p.currentLeaderEpoch ?? -1;
-        if (epoch > 0) {
-          row.push({ errorCode: ErrorCode.UNKNOWN_LEADER_EPOCH, records: null, bytes: 0, highWatermark: -1, logStartOffset: -1 });
-          continue;
-        }
-        const base = { highWatermark: log.logEndOffset, logStartOffset: log.logStartOffset };
-        const limit = Math.min(p.partitionMaxBytes, remaining);
-        if (limit <= 0 && total > 0) {
-          row.push({ errorCode: ErrorCode.NONE, records: null, bytes: 0, ...base });
-          continue;
-        }
-        try {
-          const r = await log.read(Number(p.fetchOffset), Math.max(limit, 1));
-          // Only the first partition with data may exceed the budget (KIP-74).
-          if (r.bytes === 0 || (total > 0 && r.bytes > limit)) {
-            row.push({ errorCode: ErrorCode.NONE, records: null, bytes: 0, ...base });
+        let records = r.chunks.length === 1 ? r.chunks[0]! : Buffer.concat(r.chunks, r.bytes);
+        if (v <= 3) {
+          try {
+            records = await downConvertRecordBatches(records, v <= 1 ? 0 : 1, { maxUncompressedBytes: DOWN_CONVERSION_BYTES_MAX });
+          } catch (e) {
+            if (!(e instanceof UnsupportedCompressionError)) throw e;
+            out.push({ ...base, errorCode: ErrorCode.UNSUPPORTED_COMPRESSION_TYPE, records: null, bytes: 0 });
             continue;
           }
-          let records = r.chunks.length === 1 ? r.chunks[0]! : Buffer.concat(r.chunks, r.bytes);
-          if (v <= 3) records = await downConvertRecordBatches(records, v <= 1 ? 0 : 1, { maxUncompressedBytes: DOWN_CONVERSION_BYTES_MAX });
-          row.push({ errorCode: ErrorCode.NONE, records, bytes: records.length, ...base });
-          total += records.length;
-          remaining -= records.length;
-        } catch (e) {
-          if (e instanceof StorageError) row.push({ errorCode: e.errorCode, records: null, bytes: 0, ...base });
-          else if (e instanceof UnsupportedCompressionError) row.push({ errorCode: ErrorCode.UNSUPPORTED_COMPRESSION_TYPE, records: null, bytes: 0, ...base });
-          else throw e;
         }
+        out.push({ ...base, records, bytes: records.length });
+        total += records.length;
+        remaining -= records.length;
       }
     }
     return { reads, total };

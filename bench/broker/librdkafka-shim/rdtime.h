@@ -1,0 +1,2 @@
+/* See rd.h: rd_ts_t and rd_clock() are defined there. */
+#include "rd.h"
