@@ -47,6 +47,12 @@ export interface RequestContext {
   broker: Broker;
   header: RequestHeader;
   connection: Connection;
+  /**
+   * Lets the connection's next request start before this one is answered. A handler calls it
+   * once everything that must happen in request order has happened (Produce: its appends are
+   * issued); otherwise the next request starts when this one's response is ready.
+   */
+  release: () => void;
 }
 
 export class Broker {
@@ -135,7 +141,14 @@ export class Broker {
         idleMs: this.config.connectionsMaxIdleMs,
         budget: this.requestBudget,
       },
-      (frame, c) => this.handleFrame(frame, c),
+      (frame, c) => {
+        let release: () => void = () => undefined;
+        const released = new Promise<void>((resolve) => (release = resolve));
+        const response = this.handleFrame(frame, c, release);
+        // Whatever happens, the next request may start once this one is answered.
+        response.then(release, release);
+        return { response, released };
+      },
       this.log,
       (c) => this.connections.delete(c),
     );
@@ -143,7 +156,7 @@ export class Broker {
   }
 
   /** Decodes a request, runs its handler and encodes the response (null: none, acks=0). */
-  private async handleFrame(frame: Buffer, conn: Connection): Promise<Buffer[] | null> {
+  private async handleFrame(frame: Buffer, conn: Connection, release: () => void): Promise<Buffer[] | null> {
     let header: RequestHeader;
     try {
       header = readRequestHeader(frame);
@@ -167,7 +180,7 @@ export class Broker {
       }
       throw e;
     }
-    const ctx: RequestContext = { broker: this, header, connection: conn };
+    const ctx: RequestContext = { broker: this, header, connection: conn, release };
     const response = await (handler as ApiHandler<unknown, unknown>).handle(ctx, request);
     if (response === null) return null;
     return encodeResponseFrame(codec, header.apiVersion, header.correlationId, response);

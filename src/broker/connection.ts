@@ -55,8 +55,18 @@ export class RequestBudget {
   }
 }
 
-/** What the broker does with a frame: a response to write (chunks), or null for none. */
-export type FrameHandler = (frame: Buffer, conn: Connection) => Promise<Buffer[] | null>;
+/**
+ * What the broker does with a frame: a response to write (chunks, or null for none), and
+ * when the next request of the connection may start. Requests start strictly in arrival
+ * order, but a handler may let the next one start before its response is ready (Produce,
+ * once its appends are issued), so that one producer's pipelined requests overlap their
+ * writes and fsyncs; responses are still written in request order.
+ */
+export interface HandledFrame {
+  response: Promise<Buffer[] | null>;
+  released: Promise<void>;
+}
+export type FrameHandler = (frame: Buffer, conn: Connection) => HandledFrame;
 
 let nextConnectionId = 1;
 
@@ -70,6 +80,9 @@ export class Connection {
   /** Bytes of a size prefix split across chunks. */
   private sizeBytes: Buffer | null = null;
   private processing = false;
+  private writing = false;
+  /** Responses of started requests, in request order. */
+  private readonly pending: Array<Promise<Buffer[] | null>> = [];
   private closed = false;
   private idleTimer: NodeJS.Timeout | null = null;
   private paused = false;
@@ -93,7 +106,7 @@ export class Connection {
     if (this.idleTimer !== null) this.idleTimer.refresh();
     else {
       this.idleTimer = setTimeout(() => {
-        if (this.processing || this.frames.length > 0) return this.touch();
+        if (this.processing || this.writing || this.frames.length > 0) return this.touch();
         this.close();
       }, this.limits.idleMs);
       this.idleTimer.unref();
@@ -173,13 +186,39 @@ export class Connection {
     this.processing = true;
     try {
       while (this.frames.length > 0 && !this.closed) {
+        // Bound the responses being prepared at once as well as the frames read ahead.
+        while (this.pending.length >= this.limits.maxInflight && !this.closed) await this.pending[0]!.catch(() => undefined);
+        if (this.closed) break;
         const frame = this.frames.shift()!;
+        const handled = this.handle(frame, this);
+        this.pending.push(handled.response);
+        void this.writeResponses();
+        await handled.released;
+        this.touch();
+      }
+    } catch (e) {
+      this.fail(`request handling failed: ${(e as Error).message}`);
+    } finally {
+      this.processing = false;
+    }
+  }
+
+  /** Writes responses in request order as they become ready, respecting backpressure. */
+  private async writeResponses(): Promise<void> {
+    if (this.writing) return;
+    this.writing = true;
+    try {
+      while (this.pending.length > 0 && !this.closed) {
         let response: Buffer[] | null;
         try {
-          response = await this.handle(frame, this);
+          response = await this.pending[0]!;
         } finally {
-          this.limits.budget.give();
-          this.updateReading();
+          // After close() the queue was emptied and its budget given back already.
+          if (!this.closed) {
+            this.pending.shift();
+            this.limits.budget.give();
+            this.updateReading();
+          }
         }
         if (this.closed) break;
         if (response !== null && !this.write(response)) {
@@ -199,9 +238,10 @@ export class Connection {
     } catch (e) {
       this.fail(`request handling failed: ${(e as Error).message}`);
     } finally {
-      this.processing = false;
+      this.writing = false;
     }
   }
+
 
   /** Writes a response's chunks together; returns false when the socket buffer is full. */
   write(chunks: Buffer[]): boolean {
@@ -224,7 +264,8 @@ export class Connection {
     if (this.closed) return;
     this.closed = true;
     if (this.idleTimer !== null) clearTimeout(this.idleTimer);
-    for (let i = 0; i < this.frames.length; i++) this.limits.budget.give();
+    for (let i = 0; i < this.frames.length + this.pending.length; i++) this.limits.budget.give();
+    this.pending.length = 0;
     this.frames.length = 0;
     this.limits.budget.forget(this);
     this.partial = null;
@@ -238,6 +279,6 @@ export class Connection {
 
   /** Resolves when the request being handled (if any) is answered. */
   async idle(): Promise<void> {
-    while (this.processing && !this.closed) await new Promise((r) => setTimeout(r, 5));
+    while ((this.processing || this.writing || this.pending.length > 0) && !this.closed) await new Promise((r) => setTimeout(r, 5));
   }
 }

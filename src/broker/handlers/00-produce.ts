@@ -124,6 +124,9 @@ export const produceHandler = handler(ProduceApi, 0, 11, async (ctx, req) => {
     }
   }
 
+  // Every append of this request is issued (offsets assigned in order): the connection's
+  // next request may start while these are written and fsynced.
+  ctx.release();
   const responses: ProduceResponseTopicProduceResponse[] = [];
   for (let ti = 0; ti < req.topicData.length; ti++) {
     const t = req.topicData[ti]!;
