@@ -53,7 +53,7 @@ export class ByteReader {
     return true;
   }
 
-  skip(n: number): void {
+  skipBytes(n: number): void {
     if (n < 0 || this.short(n, 'skip')) return;
     this.pos += n;
   }
@@ -332,7 +332,7 @@ export class ByteReader {
     const n = this.taggedFieldCount();
     for (let i = 0; i < n; i++) {
       this.uvarint();
-      this.skip(this.uvarint());
+      this.skipBytes(this.uvarint());
     }
   }
 }

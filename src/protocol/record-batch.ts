@@ -565,7 +565,7 @@ function decodeRecords(view: RecordBatchView, buf: Buffer, start: number, end: n
         break;
       }
       const keyStart = r.pos;
-      r.skip(keyLength);
+      r.skipBytes(keyLength);
       const headerValue = readVarBytes(r);
       if (out !== null && !r.failed) headers.push({ key: buf.toString('utf8', keyStart, keyStart + keyLength), value: headerValue });
     }
@@ -603,7 +603,7 @@ function readVarBytes(r: ByteReader): Buffer | null {
     return null;
   }
   const start = r.pos;
-  r.skip(length);
+  r.skipBytes(length);
   return r.failed ? null : r.buf.subarray(start, start + length);
 }
 

@@ -307,3 +307,24 @@ test('limits: max.connections, connections.max.idle.ms; LogAppendTime topics sta
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('Fetch max_bytes across partitions: the first batch always, later ones only if they fit', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ferry-budget-'));
+  const broker = await startBroker({ port: 0, dataDir: dir, log: () => undefined, settings: { 'num.partitions': 12 } });
+  try {
+    const c = await WireClient.connect(broker.port);
+    await c.send(MetadataApi, 9, { topics: [{ name: 'wide' }], allowAutoTopicCreation: true });
+    for (let p = 0; p < 12; p++) await c.send(ProduceApi, 9, produce('wide', p, batch(['y'.repeat(3000)])));
+    const size = batch(['y'.repeat(3000)]).length;
+    const partitions = Array.from({ length: 12 }, (_, p) => ({ partition: p, fetchOffset: 0n, partitionMaxBytes: 1 << 20 }));
+    const f = await c.send(FetchApi, 11, { ...fetchReq('wide', 0n, { maxBytes: size * 3 + 10 }), topics: [{ topic: 'wide', partitions }] });
+    const sizes = f.responses[0]!.partitions.map((p) => p.records!.length);
+    assert.deepEqual(sizes, [size, size, size, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    const tiny = await c.send(FetchApi, 11, { ...fetchReq('wide', 0n, { maxBytes: 10 }), topics: [{ topic: 'wide', partitions }] });
+    assert.deepEqual(tiny.responses[0]!.partitions.map((p) => p.records!.length), [size, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], 'KIP-74: one batch past the limit');
+    c.close();
+  } finally {
+    await broker.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -8,6 +8,8 @@ import { handler } from './handler.js';
 const DOWN_CONVERSION_BYTES_MAX = 64 * 1024 * 1024;
 const READ_COMMITTED = 1;
 const EMPTY_RECORDS = Buffer.alloc(0);
+/** Partition reads of one fetch running at once. */
+const FETCH_READS_IN_FLIGHT = 8;
 
 interface PartitionRead {
   errorCode: number;
@@ -42,8 +44,9 @@ export const fetchHandler = handler(FetchApi, 0, 12, async (ctx, req) => {
     if (log === undefined) return { errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, chunks: null, bytes: 0, highWatermark: -1, logStartOffset: -1 };
     if ((p.currentLeaderEpoch ?? -1) > 0) return { errorCode: ErrorCode.UNKNOWN_LEADER_EPOCH, chunks: null, bytes: 0, highWatermark: -1, logStartOffset: -1 };
     const base = { highWatermark: log.logEndOffset, logStartOffset: log.logStartOffset };
+    if (limit <= 0) return { errorCode: ErrorCode.NONE, chunks: null, bytes: 0, ...base };
     try {
-      const r = await log.read(Number(p.fetchOffset), Math.max(limit, 1));
+      const r = await log.read(Number(p.fetchOffset), limit);
       return { errorCode: ErrorCode.NONE, chunks: r.chunks, bytes: r.bytes, ...base };
     } catch (e) {
       if (e instanceof StorageError) return { errorCode: e.errorCode, chunks: null, bytes: 0, ...base };
@@ -51,40 +54,49 @@ export const fetchHandler = handler(FetchApi, 0, 12, async (ctx, req) => {
     }
   };
 
+  const partitions = req.topics.flatMap((t, ti) => t.partitions.map((p) => ({ ti, topic: t.topic ?? '', p })));
+
   const readAll = async (): Promise<{ reads: PartitionRead[][]; total: number }> => {
     const maxBytes = req.maxBytes ?? 0x7fffffff;
-    const started = req.topics.map((t) => t.partitions.map((p) => readOne(t.topic ?? '', p, Math.min(p.partitionMaxBytes, maxBytes))));
-    // Awaited in order below; a later one failing first must not count as unhandled meanwhile.
-    for (const row of started) for (const r of row) r.catch(() => undefined);
-    // Then apply the response budget in request order: only the first partition with data
-    // may exceed it (KIP-74); later ones are dropped when they do not fit.
     let remaining = maxBytes;
     let total = 0;
-    const reads: PartitionRead[][] = [];
-    for (const row of started) {
-      const out: PartitionRead[] = [];
-      reads.push(out);
-      for (const pending of row) {
-        const r = await pending;
-        const base = { errorCode: r.errorCode, highWatermark: r.highWatermark, logStartOffset: r.logStartOffset };
-        if (r.chunks === null || r.bytes === 0 || (total > 0 && r.bytes > remaining)) {
-          out.push({ ...base, records: null, bytes: 0 });
+    // Reads overlap, at most FETCH_READS_IN_FLIGHT at once, each limited by the budget left
+    // when it starts, so memory stays within that many partition reads; results are then
+    // taken in request order against the budget.
+    const started: Array<ReturnType<typeof readOne>> = [];
+    const launch = (): void => {
+      const { topic, p } = partitions[started.length]!;
+      // Once the budget is spent, nothing more is read (only the first partition with data
+      // may go past it, KIP-74).
+      const limit = remaining <= 0 && total > 0 ? 0 : Math.max(1, Math.min(p.partitionMaxBytes, remaining));
+      const read = readOne(topic, p, limit);
+      // Awaited in order below; a later one failing first must not count as unhandled meanwhile.
+      read.catch(() => undefined);
+      started.push(read);
+    };
+    const reads: PartitionRead[][] = req.topics.map(() => []);
+    for (let i = 0; i < partitions.length; i++) {
+      while (started.length < partitions.length && started.length <= i + FETCH_READS_IN_FLIGHT) launch();
+      const r = await started[i]!;
+      const out = reads[partitions[i]!.ti]!;
+      const base = { errorCode: r.errorCode, highWatermark: r.highWatermark, logStartOffset: r.logStartOffset };
+      if (r.chunks === null || r.bytes === 0 || (total > 0 && r.bytes > remaining)) {
+        out.push({ ...base, records: null, bytes: 0 });
+        continue;
+      }
+      let records = r.chunks.length === 1 ? r.chunks[0]! : Buffer.concat(r.chunks, r.bytes);
+      if (v <= 3) {
+        try {
+          records = await downConvertRecordBatches(records, v <= 1 ? 0 : 1, { maxUncompressedBytes: DOWN_CONVERSION_BYTES_MAX });
+        } catch (e) {
+          if (!(e instanceof UnsupportedCompressionError)) throw e;
+          out.push({ ...base, errorCode: ErrorCode.UNSUPPORTED_COMPRESSION_TYPE, records: null, bytes: 0 });
           continue;
         }
-        let records = r.chunks.length === 1 ? r.chunks[0]! : Buffer.concat(r.chunks, r.bytes);
-        if (v <= 3) {
-          try {
-            records = await downConvertRecordBatches(records, v <= 1 ? 0 : 1, { maxUncompressedBytes: DOWN_CONVERSION_BYTES_MAX });
-          } catch (e) {
-            if (!(e instanceof UnsupportedCompressionError)) throw e;
-            out.push({ ...base, errorCode: ErrorCode.UNSUPPORTED_COMPRESSION_TYPE, records: null, bytes: 0 });
-            continue;
-          }
-        }
-        out.push({ ...base, records, bytes: records.length });
-        total += records.length;
-        remaining -= records.length;
       }
+      out.push({ ...base, records, bytes: records.length });
+      total += records.length;
+      remaining -= records.length;
     }
     return { reads, total };
   };
