@@ -57,6 +57,17 @@ export const BROKER_SETTINGS = {
   'log.cleanup.policy': { kind: 'list', default: 'delete', oneOf: ['delete', 'compact'], doc: 'cleanup.policy of topics.' },
   'log.message.timestamp.type': { kind: 'string', default: 'CreateTime', oneOf: ['CreateTime', 'LogAppendTime'], doc: 'message.timestamp.type of topics.' },
   'min.insync.replicas': { kind: 'int', default: '1', min: 1, doc: 'min.insync.replicas of topics.' },
+  'offsets.topic.num.partitions': { kind: 'int', default: '50', min: 1, max: 1000, doc: 'Partitions of __consumer_offsets (fixed once the topic exists).' },
+  'offsets.topic.segment.bytes': { kind: 'int', default: '104857600', min: 14, doc: 'segment.bytes of __consumer_offsets.' },
+  'offsets.retention.minutes': { kind: 'int', default: '10080', min: 1, doc: 'Committed offsets of a group that has been empty this long are removed.' },
+  'offsets.retention.check.interval.ms': { kind: 'long', default: '600000', min: 1, doc: 'How often expired offsets are looked for.' },
+  'offset.metadata.max.bytes': { kind: 'int', default: '4096', min: 0, doc: 'The largest metadata string of a committed offset.' },
+  'offsets.commit.timeout.ms': { kind: 'int', default: '5000', min: 1, doc: 'How long a commit may wait for its write to be durable.' },
+  'group.min.session.timeout.ms': { kind: 'int', default: '6000', min: 0, doc: 'The smallest session timeout a member may ask for.' },
+  'group.max.session.timeout.ms': { kind: 'int', default: '1800000', min: 0, doc: 'The largest session timeout a member may ask for.' },
+  'group.initial.rebalance.delay.ms': { kind: 'int', default: '3000', min: 0, doc: 'How long the first rebalance of an empty group waits for more members.' },
+  'group.max.size': { kind: 'int', default: '2147483647', min: 1, doc: 'Members one group may have.' },
+  'ferry.groups.max': { kind: 'int', default: '100000', min: 1, doc: 'Groups the coordinator keeps (a bound on its memory).' },
   'compression.type': { kind: 'string', default: 'producer', oneOf: ['producer', 'uncompressed', 'gzip', 'snappy', 'lz4', 'zstd'], doc: 'compression.type of topics.' },
 } as const satisfies Record<string, Setting>;
 
@@ -215,12 +226,28 @@ export interface BrokerConfig {
   connectionMaxInflightRequests: number;
   fetchMaxWaitMs: number;
   retentionCheckIntervalMs: number;
+  groups: GroupConfig;
   /** Defaults of topic-level settings (Kafka's topic config names). */
   topicDefaults: TopicDefaults;
   /** Every setting as resolved (text; null when unset), for DescribeConfigs. */
   settings: Readonly<BrokerSettings>;
   /** The settings given a value rather than left at their default. */
   explicitSettings: ReadonlySet<BrokerSettingName>;
+}
+
+/** The group coordinator's settings (Kafka's offsets.* and group.* names). */
+export interface GroupConfig {
+  offsetsTopicPartitions: number;
+  offsetsTopicSegmentBytes: number;
+  offsetsRetentionMs: number;
+  offsetsRetentionCheckIntervalMs: number;
+  offsetMetadataMaxBytes: number;
+  offsetCommitTimeoutMs: number;
+  minSessionTimeoutMs: number;
+  maxSessionTimeoutMs: number;
+  initialRebalanceDelayMs: number;
+  groupMaxSize: number;
+  groupsMax: number;
 }
 
 export interface TopicDefaults {
@@ -259,6 +286,19 @@ export function brokerConfig(s: BrokerSettings): BrokerConfig {
     connectionMaxInflightRequests: num(s, 'ferry.connection.max.inflight.requests'),
     fetchMaxWaitMs: num(s, 'ferry.fetch.max.wait.ms'),
     retentionCheckIntervalMs: num(s, 'log.retention.check.interval.ms'),
+    groups: {
+      offsetsTopicPartitions: num(s, 'offsets.topic.num.partitions'),
+      offsetsTopicSegmentBytes: num(s, 'offsets.topic.segment.bytes'),
+      offsetsRetentionMs: num(s, 'offsets.retention.minutes') * 60_000,
+      offsetsRetentionCheckIntervalMs: num(s, 'offsets.retention.check.interval.ms'),
+      offsetMetadataMaxBytes: num(s, 'offset.metadata.max.bytes'),
+      offsetCommitTimeoutMs: num(s, 'offsets.commit.timeout.ms'),
+      minSessionTimeoutMs: num(s, 'group.min.session.timeout.ms'),
+      maxSessionTimeoutMs: num(s, 'group.max.session.timeout.ms'),
+      initialRebalanceDelayMs: num(s, 'group.initial.rebalance.delay.ms'),
+      groupMaxSize: num(s, 'group.max.size'),
+      groupsMax: num(s, 'ferry.groups.max'),
+    },
     settings: { ...s },
     explicitSettings: new Set(EXPLICIT_SETTINGS.get(s) ?? (Object.keys(BROKER_SETTINGS) as BrokerSettingName[]).filter((n) => s[n] !== BROKER_SETTINGS[n].default)),
     topicDefaults: {

@@ -21,8 +21,11 @@ import { LogManager } from '../storage/log-manager.js';
 import type { StorageLimits } from '../storage/storage-resources.js';
 import { type BrokerConfig, type BrokerSettingName, brokerConfig, resolveBrokerSettings } from './broker-config.js';
 import { Connection, RequestBudget } from './connection.js';
+import { GroupCoordinator } from './groups/group-coordinator.js';
+import { OffsetsTopic } from './groups/offsets-topic.js';
 import type { ApiHandler } from './handlers/handler.js';
 import { HANDLERS } from './handlers/index.js';
+import { type Scheduler, type Timer, timerScheduler } from './scheduler.js';
 import { TopicManager } from './topic-manager.js';
 import { TopicRegistry } from './topic-registry.js';
 
@@ -38,6 +41,8 @@ export interface StartBrokerOptions {
   env?: NodeJS.ProcessEnv;
   fs?: FileSystem;
   clock?: Clock;
+  /** Timers of the group coordinator; real timers on `clock` by default. */
+  scheduler?: Scheduler;
   storageLimits?: Partial<StorageLimits>;
   /** Where operator messages go (one line each); default stderr. */
   log?: (message: string) => void;
@@ -64,6 +69,7 @@ export class Broker {
   boundPort = 0;
   /** Fetches waiting for data, by `<topic>-<partition>`. */
   private readonly appendWaiters = new Map<string, Set<() => void>>();
+  private expiryTimer: Timer | null = null;
 
   private constructor(
     readonly config: BrokerConfig,
@@ -71,6 +77,9 @@ export class Broker {
     readonly logs: LogManager,
     readonly topics: TopicManager,
     readonly clock: Clock,
+    readonly scheduler: Scheduler,
+    readonly offsetsTopic: OffsetsTopic,
+    readonly groups: GroupCoordinator,
     log: (message: string) => void,
   ) {
     this.log = log;
@@ -99,10 +108,35 @@ export class Broker {
     });
     const topics = new TopicManager(config, registry, logs, log);
     await topics.reconcile();
-    broker = new Broker(config, registry, logs, topics, clock, log);
+    const scheduler = options.scheduler ?? timerScheduler(clock);
+    const offsetsTopic = new OffsetsTopic({
+      topics,
+      clock,
+      partitions: config.groups.offsetsTopicPartitions,
+      segmentBytes: config.groups.offsetsTopicSegmentBytes,
+      log,
+    });
+    const groups = new GroupCoordinator({ config: config.groups, log: offsetsTopic, scheduler, logMessage: log });
+    // Committed offsets and groups come back before the first request is served.
+    const replayed = await offsetsTopic.replay((record) => groups.replay(record));
+    if (replayed > 0) log(`loaded ${groups.groupCount} groups from ${replayed} records of __consumer_offsets`);
+    groups.startSessions();
+    broker = new Broker(config, registry, logs, topics, clock, scheduler, offsetsTopic, groups, log);
     logs.startScheduler();
+    broker.scheduleOffsetExpiry();
     await broker.listen();
     return broker;
+  }
+
+  private scheduleOffsetExpiry(): void {
+    this.expiryTimer = this.scheduler.schedule(this.config.groups.offsetsRetentionCheckIntervalMs, () => {
+      this.groups
+        .expireOffsets()
+        .catch((e: unknown) => this.log(`offset expiry failed: ${(e as Error).message}`))
+        .finally(() => {
+          if (this.closing === null) this.scheduleOffsetExpiry();
+        });
+    });
   }
 
   get host(): string {
@@ -270,6 +304,9 @@ export class Broker {
   private async shutdown(): Promise<void> {
     const server = this.server;
     if (server !== null) server.close();
+    this.expiryTimer?.cancel();
+    // Joins and syncs waiting on a rebalance are answered now so their connections drain.
+    this.groups.close();
     this.wakeAll();
     await Promise.all([...this.connections].map((c) => c.idle()));
     for (const c of [...this.connections]) c.close();

@@ -1,6 +1,7 @@
 import { ErrorCode } from '../../protocol/error-codes.js';
 import { MetadataApi, type MetadataResponsePartition, type MetadataResponseTopic } from '../../protocol/messages/index.js';
 import type { TopicInfo } from '../topic-registry.js';
+import { OFFSETS_TOPIC } from '../groups/offsets-records.js';
 import { handler } from './handler.js';
 
 /** "Not requested" in the authorized-operations fields (Kafka's Integer.MIN_VALUE). */
@@ -44,7 +45,7 @@ export const metadataHandler = handler(MetadataApi, 0, 12, async (ctx, req) => {
       errorCode: ErrorCode.NONE,
       name: t.name,
       topicId: t.id,
-      isInternal: false,
+      isInternal: t.name === OFFSETS_TOPIC,
       partitions,
       topicAuthorizedOperations: withOps ? TOPIC_OPERATIONS_ALL : AUTHORIZED_OPERATIONS_OMITTED,
     };
