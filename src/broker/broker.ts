@@ -22,6 +22,7 @@ import type { StorageLimits } from '../storage/storage-resources.js';
 import { type BrokerConfig, type BrokerSettingName, brokerConfig, resolveBrokerSettings } from './broker-config.js';
 import { Connection, RequestBudget } from './connection.js';
 import { GroupCoordinator } from './groups/group-coordinator.js';
+import { type GroupLag, groupLag } from './groups/group-lag.js';
 import { OffsetsTopic } from './groups/offsets-topic.js';
 import type { ApiHandler } from './handlers/handler.js';
 import { HANDLERS } from './handlers/index.js';
@@ -240,6 +241,11 @@ export class Broker {
     }
     conn.fail(`request for API key ${header.apiKey} version ${header.apiVersion}, which this broker does not know`);
     return null;
+  }
+
+  /** Committed offset, log end offset and lag of every partition a group commits or owns. */
+  groupLag(groupId: string): GroupLag {
+    return groupLag(this.groups, this.topics, groupId);
   }
 
   get isClosing(): boolean {

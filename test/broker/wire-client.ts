@@ -51,6 +51,8 @@ export class WireClient {
 
   /** Sends a request and resolves with its decoded response. */
   send<Req, Res>(api: ApiCodec<Req, Res>, version: number, body: Req, clientId: string | null = 'wire-test'): Promise<Res> {
+    // A request on a closed connection would otherwise wait forever.
+    if (this.closed) return Promise.reject(new Error('connection closed'));
     const correlationId = ++this.correlationId;
     const frame = new Promise<Buffer>((resolve, reject) => this.pending.push({ correlationId, resolve, reject }));
     for (const chunk of encodeRequestFrame(api as ApiCodec<Req, unknown>, version, correlationId, clientId, body)) this.socket.write(chunk);

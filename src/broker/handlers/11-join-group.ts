@@ -28,11 +28,11 @@ export const joinGroupHandler = handler(JoinGroupApi, 0, 9, async (ctx, req) => 
     throttleTimeMs: 0,
     errorCode: r.errorCode,
     generationId: r.generationId,
-    protocolType: r.protocolType,
+    ...(v >= 7 ? { protocolType: r.protocolType } : {}),
     // Before v7 the protocol name is not nullable.
     protocolName: v >= 7 ? r.protocolName : (r.protocolName ?? ''),
     leader: r.leaderId,
-    skipAssignment: r.skipAssignment,
+    ...(v >= 9 ? { skipAssignment: r.skipAssignment } : {}),
     memberId: r.memberId,
     members: r.members.map((m) => ({ memberId: m.memberId, groupInstanceId: m.groupInstanceId, metadata: m.metadata })),
   };

@@ -13,5 +13,6 @@ export const syncGroupHandler = handler(SyncGroupApi, 0, 5, async (ctx, req) => 
     protocolName: req.protocolName ?? null,
     assignments: req.assignments.map((a) => ({ memberId: a.memberId, assignment: a.assignment })),
   });
-  return { throttleTimeMs: 0, errorCode: r.errorCode, protocolType: r.protocolType, protocolName: r.protocolName, assignment: r.assignment };
+  const v = ctx.header.apiVersion;
+  return { throttleTimeMs: 0, errorCode: r.errorCode, ...(v >= 5 ? { protocolType: r.protocolType, protocolName: r.protocolName } : {}), assignment: r.assignment };
 });

@@ -1,23 +1,12 @@
 import { OffsetDeleteApi } from '../../protocol/messages/index.js';
-import { ConsumerProtocolSubscriptionCodec } from '../../protocol/messages/data/consumer-protocol-subscription.js';
-import { ByteReader } from '../../protocol/byte-reader.js';
 import type { ClassicGroup } from '../groups/classic-group.js';
+import { readSubscription } from '../groups/consumer-protocol.js';
 import { handler } from './handler.js';
 
 /** The topics the members of a consumer group subscribe to, from their JoinGroup metadata. */
 function subscribedTopics(g: ClassicGroup): Set<string> {
   const topics = new Set<string>();
-  for (const m of g.members.values()) {
-    const metadata = g.metadataOf(m);
-    if (metadata.length < 2) continue;
-    try {
-      const r = new ByteReader(metadata);
-      const version = Math.min(r.int16(), ConsumerProtocolSubscriptionCodec.maxVersion);
-      for (const t of ConsumerProtocolSubscriptionCodec.read(version, r).topics) topics.add(t);
-    } catch {
-      // Metadata a client wrote in another format says nothing about topics.
-    }
-  }
+  for (const m of g.members.values()) for (const t of readSubscription(g.metadataOf(m))?.topics ?? []) topics.add(t);
   return topics;
 }
 
