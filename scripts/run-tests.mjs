@@ -32,6 +32,7 @@ if (files.length === 0) {
 }
 // The compat files each start a broker and drive real clients: one at a time keeps their
 // timing independent of the machine's core count.
-const runnerArgs = compat ? ['--test-concurrency=1'] : [];
+// A test that hangs fails after this long instead of stalling CI until its deadline.
+const runnerArgs = compat ? ['--test-concurrency=1', '--test-timeout=600000'] : ['--test-timeout=300000'];
 const result = spawnSync(process.execPath, ['--test', '--test-reporter=tap', ...runnerArgs, ...files], { stdio: 'inherit' });
 process.exit(result.status ?? 1);
