@@ -16,6 +16,7 @@ import {
   ApiVersionsApi,
   CreateTopicsApi,
   DeleteGroupsApi,
+  DeleteTopicsApi,
   DescribeGroupsApi,
   FetchApi,
   FindCoordinatorApi,
@@ -221,6 +222,17 @@ describe('group APIs over real TCP', () => {
     const s = await client.send(SyncGroupApi, 3, { groupId: 'durable', generationId: 1, memberId: again.memberId, groupInstanceId: 'host-1', assignments: [] });
     assert.deepEqual(s.assignment, assignmentBytes({ orders: [0] }));
     assert.equal(broker.groupLag('durable').partitions[0]!.memberId, again.memberId);
+  });
+
+  test('deleting a topic removes the offsets groups committed for it; __consumer_offsets cannot be deleted', async () => {
+    await client.send(CreateTopicsApi, 5, { topics: [{ name: 'brief', numPartitions: 1, replicationFactor: -1, assignments: [], configs: [] }], timeoutMs: 1000, validateOnly: false });
+    const c = await client.send(OffsetCommitApi, 2, { groupId: 'tidy', generationIdOrMemberEpoch: -1, memberId: '', retentionTimeMs: -1n, topics: [{ name: 'brief', partitions: [{ partitionIndex: 0, committedOffset: 1n, committedMetadata: null }] }, { name: 'orders', partitions: [{ partitionIndex: 0, committedOffset: 2n, committedMetadata: null }] }] });
+    assert.deepEqual(c.topics.map((t) => t.partitions[0]!.errorCode), [ErrorCode.NONE, ErrorCode.NONE]);
+    const d = await client.send(DeleteTopicsApi, 5, { topicNames: ['brief', OFFSETS_TOPIC], timeoutMs: 1000 });
+    assert.deepEqual(d.responses.map((r) => [r.name, r.errorCode]), [['brief', ErrorCode.NONE], [OFFSETS_TOPIC, ErrorCode.INVALID_TOPIC_EXCEPTION]]);
+    await restart();
+    const f = await client.send(OffsetFetchApi, 7, { groupId: 'tidy', topics: null, requireStable: false });
+    assert.deepEqual(f.topics!.map((t) => t.name), ['orders']);
   });
 
   test('DeleteGroups removes an empty group with its offsets, durably', async () => {

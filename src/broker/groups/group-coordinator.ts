@@ -908,6 +908,29 @@ export class GroupCoordinator {
     return { errorCode: ErrorCode.NONE, partitions: results };
   }
 
+  /** Tombstones every committed offset of a deleted topic, in every group. */
+  async removeOffsetsOfTopic(topic: string): Promise<number> {
+    let removed = 0;
+    for (const g of [...this.groups.values()]) {
+      const partitions = g.offsets.get(topic);
+      if (partitions === undefined || partitions.size === 0) continue;
+      const records = [...partitions.keys()].map((partition) => ({
+        record: { type: 'offset' as const, group: g.groupId, topic, partition, value: null },
+        key: offsetCommitKey(g.groupId, topic, partition),
+        value: null,
+      }));
+      try {
+        await this.appendGroup(g, records);
+      } catch (e) {
+        this.logMessage(`group ${g.groupId}: could not remove the offsets of deleted topic ${topic}: ${(e as Error).message}`);
+        continue;
+      }
+      for (const r of records) this.replay(r.record, true);
+      removed += records.length;
+    }
+    return removed;
+  }
+
   // ---- expiry -------------------------------------------------------------------------------------
 
   /**
