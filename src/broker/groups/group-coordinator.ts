@@ -46,6 +46,8 @@ export interface GroupLog {
 
 export interface GroupCoordinatorConfig {
   offsetsRetentionMs: number;
+  /** How long a commit waits for its record to be durable before REQUEST_TIMED_OUT. */
+  offsetCommitTimeoutMs: number;
   offsetMetadataMaxBytes: number;
   minSessionTimeoutMs: number;
   maxSessionTimeoutMs: number;
@@ -777,14 +779,24 @@ export class GroupCoordinator {
       results.push({ topic: o.topic, partition: o.partition, errorCode: ErrorCode.NONE });
     }
     if (records.length === 0) return results;
+    // The records are applied once written, whether or not the answer has timed out by then,
+    // so that the coordinator's state always matches its log.
+    const written = this.appendGroup(g, records).then(() => {
+      for (const r of records) this.replay(r.record, true);
+    });
+    let timer: Timer | null = null;
+    const timedOut = new Promise<'timeout'>((resolve) => (timer = this.scheduler.schedule(this.config.offsetCommitTimeoutMs, () => resolve('timeout'))));
+    let failure: number = ErrorCode.NONE;
     try {
-      await this.appendGroup(g, records);
+      if ((await Promise.race([written, timedOut])) === 'timeout') failure = ErrorCode.REQUEST_TIMED_OUT;
     } catch (e) {
       this.logMessage(`group ${req.groupId}: offset commit failed: ${(e as Error).message}`);
-      for (const r of results) if (r.errorCode === ErrorCode.NONE) r.errorCode = ErrorCode.COORDINATOR_NOT_AVAILABLE;
-      return results;
+      failure = ErrorCode.COORDINATOR_NOT_AVAILABLE;
+    } finally {
+      (timer as Timer | null)?.cancel();
     }
-    for (const r of records) this.replay(r.record, true);
+    if (failure === ErrorCode.REQUEST_TIMED_OUT) written.catch(() => undefined);
+    if (failure !== ErrorCode.NONE) for (const r of results) if (r.errorCode === ErrorCode.NONE) r.errorCode = failure;
     return results;
   }
 

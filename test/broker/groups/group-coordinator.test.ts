@@ -13,6 +13,7 @@ import { ErrorCode } from '../../../src/protocol/error-codes.js';
 
 const CONFIG: GroupCoordinatorConfig = {
   offsetsRetentionMs: 7 * 24 * 3_600_000,
+  offsetCommitTimeoutMs: 5000,
   offsetMetadataMaxBytes: 4096,
   minSessionTimeoutMs: 1000,
   maxSessionTimeoutMs: 300_000,
@@ -25,9 +26,12 @@ const CONFIG: GroupCoordinatorConfig = {
 class MemoryGroupLog implements GroupLog {
   readonly records: Array<{ groupId: string } & GroupLogRecord> = [];
   failNext = false;
+  /** When set, appends wait for it (a slow disk). */
+  stall: Promise<void> | null = null;
 
   async append(groupId: string, records: GroupLogRecord[]): Promise<void> {
     await Promise.resolve();
+    if (this.stall !== null) await this.stall;
     if (this.failNext) {
       this.failNext = false;
       throw new Error('disk on fire');
@@ -361,6 +365,21 @@ describe('GroupCoordinator: offsets', () => {
     assert.equal(c.fetchOffsets('g', [{ topic: 't', partitions: [0] }])[0]!.offset, -1n);
     assert.equal((await commit(c))[0]!.errorCode, ErrorCode.NONE);
     assert.equal(log.records.length, 1);
+  });
+
+  test('a commit whose write takes longer than offsets.commit.timeout.ms is REQUEST_TIMED_OUT, and still applied once written', async () => {
+    const { coordinator: c, log, scheduler } = setup();
+    let unstall: () => void = () => undefined;
+    log.stall = new Promise((resolve) => (unstall = resolve));
+    const pending = commit(c);
+    await settled(pending);
+    scheduler.advance(5000);
+    assert.equal((await pending)[0]!.errorCode, ErrorCode.REQUEST_TIMED_OUT);
+    assert.equal(c.fetchOffsets('g', [{ topic: 't', partitions: [0] }])[0]!.offset, -1n);
+    log.stall = null;
+    unstall();
+    await settled(Promise.resolve());
+    assert.equal(c.fetchOffsets('g', [{ topic: 't', partitions: [0] }])[0]!.offset, 42n, 'the log has it, so the coordinator does');
   });
 
   test('replaying the records rebuilds offsets (with metadata and leader epochs), stable groups and their members; tombstones delete', async () => {
