@@ -87,6 +87,8 @@ export class ClassicGroup {
   currentStateTimestampMs: number;
   /** During the initial delayed join: whether a member joined since the delay was last extended. */
   newMemberAdded = false;
+  /** The join phase is an initial delayed join, which waits its delay out whoever has joined. */
+  initialDelayActive = false;
   joinTimer: Timer | null = null;
   syncTimer: Timer | null = null;
 

@@ -473,7 +473,8 @@ export class GroupCoordinator {
     const wasEmpty = g.is('Empty');
     g.transitionTo('PreparingRebalance', this.now());
     g.joinTimer?.cancel();
-    if (wasEmpty && this.config.initialRebalanceDelayMs > 0) {
+    g.initialDelayActive = wasEmpty && this.config.initialRebalanceDelayMs > 0;
+    if (g.initialDelayActive) {
       // The first rebalance of an empty group waits a little for more members (Kafka's
       // InitialDelayedJoin), extending the wait while they keep coming, within the rebalance timeout.
       g.newMemberAdded = false;
@@ -505,7 +506,7 @@ export class GroupCoordinator {
   /** Ends the join phase early once everybody is in (not during the initial delay). */
   private tryCompleteJoin(g: ClassicGroup): void {
     if (!g.is('PreparingRebalance') || !g.hasAllMembersJoined()) return;
-    if (g.generationId === 0 && this.config.initialRebalanceDelayMs > 0 && g.members.size > 0) return;
+    if (g.initialDelayActive && g.members.size > 0) return;
     g.joinTimer?.cancel();
     g.joinTimer = null;
     this.completeJoin(g);
@@ -513,6 +514,7 @@ export class GroupCoordinator {
 
   private completeJoin(g: ClassicGroup): void {
     if (!g.is('PreparingRebalance')) return;
+    g.initialDelayActive = false;
     // Members that did not rejoin in time leave the group.
     for (const m of [...g.members.values()]) if (m.awaitingJoin === null) this.removeMember(g, m);
     for (const [id, timer] of g.pendingMembers) {

@@ -253,6 +253,14 @@ describe('GroupCoordinator: the classic rebalance protocol', () => {
     assert.equal(a.generationId, 1);
     assert.equal(b.generationId, 1);
     assert.equal(a.members.length + b.members.length, 2);
+    // Once the group is empty again, its next first join waits the delay out as well.
+    c.leave('g', [{ memberId: a.memberId, groupInstanceId: null }, { memberId: b.memberId, groupInstanceId: null }]);
+    assert.equal(c.describe('g').state, 'Empty');
+    const j3 = c.join(joinReq({ clientId: 'c' }));
+    scheduler.advance(2999);
+    assert.equal(await settled(j3), 'pending');
+    scheduler.advance(1);
+    assert.equal((await j3).generationId, 3);
   });
 
   test('LeaveGroup: the rest rebalance; leaving while a join phase runs completes it without the leaver', async () => {
