@@ -198,6 +198,8 @@ describe('group APIs over real TCP', () => {
       mine.map((d) => (d!.type === 'offset' ? [d!.topic, d!.partition, d!.value?.offset, d!.value?.metadata] : null)),
       [['orders', 1, 3n, 'x'], ['orders', 2, 5n, '']],
     );
+    const stray = await client.send(ProduceApi, 9, { transactionalId: null, acks: 1, timeoutMs: 1000, topicData: [{ name: OFFSETS_TOPIC, partitionData: [{ index: 0, records: buildUncompressedRecordBatch({ records: [{ key: Buffer.from('k'), value: Buffer.from('v') }] }) }] }] });
+    assert.equal(stray.responses[0]!.partitionResponses[0]!.errorCode, ErrorCode.INVALID_TOPIC_EXCEPTION, 'clients cannot write to the internal topic');
     // Kafka's key layout: int16 key version (1: offset commit, 2: group metadata), then the key fields.
     const keyVersions = new Set<number>();
     for (const batch of splitRecordBatches(records).batches) for (const r of await readRecords(batch, 1 << 20)) keyVersions.add(r.key!.readInt16BE(0));

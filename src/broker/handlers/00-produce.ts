@@ -5,6 +5,7 @@ import { ProtocolError } from '../../protocol/protocol-error.js';
 import { RecordBatchView, TimestampType, peekMagic } from '../../protocol/record-batch.js';
 import { StorageError } from '../../storage/storage-errors.js';
 import type { AppendResult } from '../../storage/partition-log.js';
+import { OFFSETS_TOPIC } from '../groups/offsets-records.js';
 import { handler } from './handler.js';
 
 /** Decompressed bytes a legacy (magic 0/1) message set may expand to while converting. */
@@ -75,6 +76,11 @@ export const produceHandler = handler(ProduceApi, 0, 11, async (ctx, req) => {
       const log = topic === undefined ? undefined : broker.topics.partitionLog(name, p.index);
       if (topic === undefined || log === undefined) {
         row.push(failed(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, 'This server does not host this topic-partition.'));
+        continue;
+      }
+      if (name === OFFSETS_TOPIC) {
+        // Only the group coordinator writes there; a stray record would be replayed as a commit.
+        row.push(failed(ErrorCode.INVALID_TOPIC_EXCEPTION, `Cannot append to internal topic ${name}`));
         continue;
       }
       const conv = converted.get(`${name}/${p.index}`);
