@@ -68,6 +68,8 @@ export interface JoinRequest {
   protocols: Protocol[];
   /** JoinGroup v4+: a new dynamic member first gets its id with MEMBER_ID_REQUIRED. */
   requireKnownMemberId: boolean;
+  /** JoinGroup v9+: a restarted static leader can be told to keep the assignment (KIP-814). */
+  supportsSkipAssignment: boolean;
 }
 
 export interface SyncRequest {
@@ -410,6 +412,7 @@ export class GroupCoordinator {
   /** A static member restarted: its new member id takes the old one's place and assignment. */
   private replaceStaticMember(g: ClassicGroup, req: JoinRequest, oldMemberId: string, newMemberId: string, respond: (r: JoinResult) => void): void {
     const member = g.members.get(oldMemberId)!;
+    const previousLeader = g.leaderId;
     // The old incarnation, if it is still waiting somewhere, is fenced.
     member.awaitingJoin?.(joinError(ErrorCode.FENCED_INSTANCE_ID, oldMemberId));
     member.awaitingJoin = null;
@@ -422,8 +425,16 @@ export class GroupCoordinator {
     g.staticMembers.set(req.groupInstanceId!, newMemberId);
     if (g.leaderId === oldMemberId) g.leaderId = newMemberId;
     if (g.pendingSync.delete(oldMemberId)) g.pendingSync.add(newMemberId);
-    const sameProtocols = g.sameProtocols(member, req.protocols) && member.protocolType === req.protocolType;
-    if (g.is('Stable') && sameProtocols) {
+    if (g.is('Stable')) {
+      // As Kafka: the member's protocols are updated, and only a change of the protocol the
+      // group would choose makes it rebalance.
+      const oldProtocols = member.protocols;
+      member.protocols = req.protocols;
+      if (member.protocolType !== req.protocolType || g.selectProtocol() !== g.protocolName) {
+        member.protocols = oldProtocols;
+        this.updateMemberAndRebalance(g, member, req, respond);
+        return;
+      }
       member.sessionTimeoutMs = req.sessionTimeoutMs;
       member.rebalanceTimeoutMs = req.rebalanceTimeoutMs;
       member.clientId = req.clientId;
@@ -433,8 +444,16 @@ export class GroupCoordinator {
       // The new member id is persisted before it is handed out, so a restart keeps it.
       this.writeGroupMetadata(g).then(
         () => {
-          if (g.generationId === generation && g.members.get(newMemberId) === member) respond(g.joinResultFor(newMemberId, g.isLeader(newMemberId)));
-          else respond(joinError(ErrorCode.REBALANCE_IN_PROGRESS, newMemberId));
+          if (g.generationId !== generation || g.members.get(newMemberId) !== member) {
+            respond(joinError(ErrorCode.REBALANCE_IN_PROGRESS, newMemberId));
+          } else if (req.supportsSkipAssignment) {
+            respond(g.joinResultFor(newMemberId, g.isLeader(newMemberId)));
+          } else {
+            // Before v9 a restarted leader must not assign again (the group is stable and would
+            // ignore it): it is answered as a follower, with the leader id it replaced (Kafka does
+            // the same), and gets its assignment from SyncGroup.
+            respond({ ...g.joinResultFor(newMemberId), leaderId: previousLeader ?? '', members: [] });
+          }
         },
         (e: unknown) => {
           this.logMessage(`group ${g.groupId}: could not persist the static member ${req.groupInstanceId}: ${(e as Error).message}`);

@@ -23,6 +23,7 @@ export const joinGroupHandler = handler(JoinGroupApi, 0, 9, async (ctx, req) => 
     protocolType: req.protocolType,
     protocols: req.protocols.map((p) => ({ name: p.name, metadata: p.metadata })),
     requireKnownMemberId: v >= 4,
+    supportsSkipAssignment: v >= 9,
   });
   return {
     throttleTimeMs: 0,

@@ -69,6 +69,7 @@ function joinReq(over: Partial<JoinRequest> = {}): JoinRequest {
     protocolType: 'consumer',
     protocols: [{ name: 'range', metadata: meta('sub') }],
     requireKnownMemberId: false,
+    supportsSkipAssignment: true,
     ...over,
   };
 }
@@ -322,7 +323,7 @@ describe('GroupCoordinator: static membership', () => {
     assert.equal(leave.members[0]!.errorCode, ErrorCode.FENCED_INSTANCE_ID);
   });
 
-  test('a restarted static leader is told to skip the assignment; changed subscriptions rebalance', async () => {
+  test('a restarted static leader is told to skip the assignment (v9) or answered as a follower (before v9); a new protocol rebalances', async () => {
     const { coordinator: c } = setup();
     const j1 = await c.join(joinReq({ clientId: 'a', groupInstanceId: 'L' }));
     await c.sync({ groupId: 'g', generationId: 1, memberId: j1.memberId, groupInstanceId: 'L', protocolType: null, protocolName: null, assignments: [{ memberId: j1.memberId, assignment: meta('x') }] });
@@ -330,9 +331,19 @@ describe('GroupCoordinator: static membership', () => {
     assert.equal(again.generationId, 1);
     assert.equal(again.skipAssignment, true);
     assert.equal(again.leaderId, again.memberId);
-    const changed = c.join(joinReq({ clientId: 'a', groupInstanceId: 'L', protocols: [{ name: 'range', metadata: meta('other topics') }] }));
+    assert.equal(again.members.length, 1);
+    // Before JoinGroup v9 the restarted leader is answered as a follower, with the id it replaced.
+    const old = await c.join(joinReq({ clientId: 'a', groupInstanceId: 'L', supportsSkipAssignment: false }));
+    assert.deepEqual([old.generationId, old.skipAssignment, old.leaderId, old.members.length], [1, false, again.memberId, 0]);
+    const s = await c.sync({ groupId: 'g', generationId: 1, memberId: old.memberId, groupInstanceId: 'L', protocolType: null, protocolName: null, assignments: [] });
+    assert.equal(s.assignment.toString(), 'x');
+    // As in Kafka, new metadata alone does not rebalance a stable group; a change of the
+    // protocol the group would choose does.
+    const newMetadata = await c.join(joinReq({ clientId: 'a', groupInstanceId: 'L', protocols: [{ name: 'range', metadata: meta('other topics') }] }));
+    assert.equal(newMetadata.generationId, 1);
+    const changed = c.join(joinReq({ clientId: 'a', groupInstanceId: 'L', protocols: [{ name: 'roundrobin', metadata: meta('x') }, { name: 'range', metadata: meta('x') }] }));
     const r = await changed;
-    assert.equal(r.generationId, 2);
+    assert.deepEqual([r.generationId, r.protocolName], [2, 'roundrobin']);
   });
 });
 

@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import type { ApiCodec } from '../../../src/protocol/api-codec.js';
 import { encodeRequestFrame, readResponse, readResponseCorrelationId } from '../../../src/protocol/frame.js';
 import { ApiVersionsApi, FetchApi, ListOffsetsApi } from '../../../src/protocol/messages/index.js';
-import { splitRecordBatches } from '../../../src/protocol/record-batch.js';
+import { type RecordBatchView, splitRecordBatches } from '../../../src/protocol/record-batch.js';
 
 // ---- paths and messages ----------------------------------------------------------------------
 
@@ -182,9 +182,14 @@ export class FerryProcess {
    * Starts `node bin/ferry.js start --port 0` on a fresh data directory with `settings` as
    * --name=value options, and resolves once it prints "ferry listening on HOST:PORT".
    */
-  static async start(settings: Record<string, string | number> = {}, timeoutMs = 20_000): Promise<FerryProcess> {
-    const dataDir = mkdtempSync(join(tmpdir(), 'ferry-compat-'));
-    const args = [join(REPO_ROOT, 'bin', 'ferry.js'), 'start', '--port', '0', '--data-dir', dataDir];
+  static async start(
+    settings: Record<string, string | number> = {},
+    timeoutMs = 20_000,
+    /** Restart on the data directory and port of a broker that was killed (see kill()). */
+    reuse?: { dataDir: string; port: number },
+  ): Promise<FerryProcess> {
+    const dataDir = reuse?.dataDir ?? mkdtempSync(join(tmpdir(), 'ferry-compat-'));
+    const args = [join(REPO_ROOT, 'bin', 'ferry.js'), 'start', '--port', String(reuse?.port ?? 0), '--data-dir', dataDir];
     for (const [name, value] of Object.entries(settings)) args.push(`--${name}=${value}`);
     const child = track(spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: REPO_ROOT }));
     let stdout = '';
@@ -204,7 +209,7 @@ export class FerryProcess {
       address = await withTimeout(listening, timeoutMs, 'ferry start');
     } catch (e) {
       child.kill('SIGKILL');
-      rmSync(dataDir, { recursive: true, force: true });
+      if (reuse === undefined) rmSync(dataDir, { recursive: true, force: true });
       throw e;
     }
     const ferry = new FerryProcess(child, dataDir, address.host, address.port);
@@ -230,6 +235,16 @@ export class FerryProcess {
     if (this.exitInfo !== null) {
       throw new Error(`the broker exited (code ${this.exitInfo.code}, signal ${this.exitInfo.signal}):\n${tail(this.stderrText)}`);
     }
+  }
+
+  /**
+   * SIGKILL (a crash): waits for the exit and keeps the data directory, for a restart with
+   * FerryProcess.start(settings, timeout, { dataDir, port }).
+   */
+  async kill(timeoutMs = 10_000): Promise<void> {
+    if (this.exitInfo !== null) return;
+    this.child.kill('SIGKILL');
+    await withTimeout(this.exited, timeoutMs, 'ferry kill (SIGKILL)');
   }
 
   /**
@@ -319,9 +334,11 @@ export interface StoredBatch {
 export const CODEC_IDS = { none: 0, gzip: 1, snappy: 2, lz4: 3, zstd: 4 } as const;
 export type CodecName = keyof typeof CODEC_IDS;
 
-/** Every record batch stored in a partition, read with raw Fetch v4 requests from offset 0. */
-export async function storedBatches(port: number, topic: string, partition: number): Promise<StoredBatch[]> {
-  const out: StoredBatch[] = [];
+/**
+ * Hands every record batch stored in a partition, in order, to `visit`: raw Fetch v4 requests
+ * from offset 0 up to the high watermark.
+ */
+export async function forEachStoredBatch(port: number, topic: string, partition: number, visit: (batch: RecordBatchView) => void | Promise<void>): Promise<void> {
   let offset = 0n;
   for (let round = 0; round < 10_000; round++) {
     const r = await rawRequest(port, FetchApi, 4, {
@@ -335,18 +352,28 @@ export async function storedBatches(port: number, topic: string, partition: numb
     const p = r.responses[0]?.partitions[0];
     if (p === undefined) throw new Error(`raw fetch of ${topic}[${partition}]: no partition in the response`);
     if (p.errorCode !== 0) throw new Error(`raw fetch of ${topic}[${partition}] at ${offset}: error ${p.errorCode}`);
-    if (offset >= p.highWatermark) return out;
+    if (offset >= p.highWatermark) return;
     const records = p.records ?? Buffer.alloc(0);
     const { batches } = splitRecordBatches(records);
     if (batches.length === 0) throw new Error(`raw fetch of ${topic}[${partition}] at ${offset}: no complete batch below the high watermark ${p.highWatermark}`);
     for (const b of batches) {
       const last = b.baseOffset + BigInt(b.lastOffsetDelta);
       if (last < offset) continue;
-      out.push({ baseOffset: Number(b.baseOffset), lastOffset: Number(last), records: b.recordCount, codec: b.compression, magic: b.magic, sizeBytes: b.sizeBytes });
+      await visit(b);
       offset = last + 1n;
     }
   }
   throw new Error(`raw fetch of ${topic}[${partition}]: too many rounds`);
+}
+
+/** Every record batch stored in a partition, read with raw Fetch v4 requests from offset 0. */
+export async function storedBatches(port: number, topic: string, partition: number): Promise<StoredBatch[]> {
+  const out: StoredBatch[] = [];
+  await forEachStoredBatch(port, topic, partition, (b) => {
+    const last = b.baseOffset + BigInt(b.lastOffsetDelta);
+    out.push({ baseOffset: Number(b.baseOffset), lastOffset: Number(last), records: b.recordCount, codec: b.compression, magic: b.magic, sizeBytes: b.sizeBytes });
+  });
+  return out;
 }
 
 // ---- deterministic test data -----------------------------------------------------------------
