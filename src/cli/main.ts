@@ -1,15 +1,28 @@
 import { readFileSync } from 'node:fs';
-import { startBroker } from '../broker/broker.js';
-import { ConfigError } from '../broker/broker-config.js';
+import { UsageError } from './args.js';
+import { runBench } from './bench.js';
+import { CliError, errorLine } from './common.js';
+import { runConsume } from './consume.js';
+import { runGroup } from './group.js';
+import { runProduce } from './produce.js';
+import { runTopic } from './topic.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 
 const USAGE = `ferry ${pkg.version}: a Kafka-compatible event-streaming broker and message queue
 
 Usage:
-  ferry start [options]    start a broker (Ctrl-C stops it cleanly)
-  ferry version            print the version
-  ferry help               print this help
+  ferry start [options]                           start a broker (Ctrl-C stops it cleanly)
+  ferry topic create|list|describe|alter|delete   manage topics and their configs
+  ferry produce TOPIC                             send lines of stdin (or a file) as records
+  ferry consume TOPIC                             print records, alone or in a group
+  ferry group list|describe|reset-offsets|delete  consumer groups, their lag and offsets
+  ferry bench produce|consume|e2e                 throughput and latency of a broker
+  ferry version                                   print the version
+  ferry help                                      print this help
+
+Every command takes --help. The client commands take --bootstrap HOST:PORT (default
+127.0.0.1:9092); listings, descriptions and benchmarks take --json for scripts.
 
 Options of start (every broker setting by its Kafka name, e.g. --num.partitions=3):
   --host HOST              address to listen on (default 127.0.0.1)
@@ -22,6 +35,13 @@ wins over the config file.
 `;
 
 async function start(args: string[]): Promise<number> {
+  if (args.includes('--help') || args.includes('-h')) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  // The broker is loaded only to run one: the client commands start faster without it.
+  const { startBroker } = await import('../broker/broker.js');
+  const { ConfigError } = await import('../broker/broker-config.js');
   let broker;
   try {
     broker = await startBroker({ argv: args, env: process.env });
@@ -66,18 +86,58 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     case 'start':
       return start(argv.slice(1));
+    case 'topic':
+      return runTopic(argv.slice(1));
+    case 'produce':
+      return runProduce(argv.slice(1));
+    case 'consume':
+      return runConsume(argv.slice(1));
+    case 'group':
+      return runGroup(argv.slice(1));
+    case 'bench':
+      return runBench(argv.slice(1));
     default:
-      process.stderr.write(`ferry: unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
-      return 2;
+      throw new UsageError(`unknown command ${JSON.stringify(command)}`, 'ferry');
   }
 }
 
+/** Exit code of an error: 2 for usage, 1 for everything that went wrong at run time. */
+function exitCodeOf(error: unknown): number {
+  if (error instanceof UsageError) return 2;
+  if (error instanceof CliError) return error.exitCode;
+  return 1;
+}
+
+/**
+ * Errors are one line on stderr, never a stack trace: a person at a terminal wants the reason,
+ * and scripts want a stable line and exit code. FERRY_DEBUG=1 shows the stack for bug reports.
+ */
+function report(error: unknown): void {
+  const debug = process.env.FERRY_DEBUG !== undefined && process.env.FERRY_DEBUG !== '' && process.env.FERRY_DEBUG !== '0';
+  process.stderr.write(`ferry: ${debug && error instanceof Error && error.stack !== undefined ? error.stack : errorLine(error)}\n`);
+}
+
+// Anything that escapes (a rejection nobody awaited, a throw in a callback) still ends as one line.
+const fatal = (error: unknown): void => {
+  report(error);
+  process.exit(exitCodeOf(error));
+};
+process.on('uncaughtException', fatal);
+process.on('unhandledRejection', fatal);
+
 main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (e: Error) => {
-    process.stderr.write(`ferry: ${e.stack ?? e.message}\n`);
-    process.exitCode = 1;
+  (code) => finish(code),
+  (error: unknown) => {
+    report(error);
+    finish(exitCodeOf(error));
   },
 );
+
+/**
+ * Exits once stdout has taken everything written: a client command is done when it returns,
+ * and a timer or socket some library left behind must not keep the process alive.
+ */
+function finish(code: number): void {
+  process.exitCode = code;
+  process.stdout.write('', () => process.exit(code));
+}
