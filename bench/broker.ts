@@ -1,8 +1,10 @@
 // Broker benchmark: Ferry as a whole process, driven over loopback TCP by librdkafka clients.
 // Run with `npm run bench:broker` (options after `--`: --runs <n> (default 3), --fill-gib <n>
 // for the catch-up topic (default 1.5), --partitions <n> (default 3), --seconds <n> per produce
-// run (default 3), --only baseline,calibrate,produce,fetch, --no-profile, --dir <path> for the
-// data directories (default os.tmpdir())). Takes about 6 minutes with the defaults.
+// run (default 3), --only baseline,calibrate,produce,fetch, --record-sizes 1024,100 and
+// --acks 1,all for the produce rows, --no-profile, --profile-all (also the met targets' scenarios),
+// --dir <path> for the data directories
+// (default os.tmpdir())). Takes about 6 minutes with the defaults.
 //
 // What it measures (MB = 10^6 B, GB = 10^9 B; "MB/s" counts record values, as Kafka's tools do):
 // - Producer throughput for 100 B and 1 KiB records at acks=1 and acks=all, one topic of
@@ -63,13 +65,15 @@ const FILL_BYTES = Math.round(Number(option('fill-gib') ?? 1.5) * GiB);
 const RUN_SECONDS = Math.max(1, Number(option('seconds') ?? 3));
 const ONLY = new Set((option('only') ?? 'baseline,calibrate,produce,fetch').split(','));
 const PROFILE = !process.argv.includes('--no-profile');
+/** Profile every target's scenario, met or not (by default only the missed ones). */
+const PROFILE_ALL = process.argv.includes('--profile-all');
 const BASE_DIR = option('dir') ?? tmpdir();
 
-const RECORD_SIZES = [1024, 100];
+const RECORD_SIZES = (option('record-sizes') ?? '1024,100').split(',').map(Number);
 const ACKS: Array<{ label: string; value: number }> = [
   { label: 'acks=1', value: 1 },
   { label: 'acks=all', value: -1 },
-];
+].filter((a) => (option('acks') ?? '1,all').split(',').includes(a.value === 1 ? '1' : 'all'));
 /** Bytes of the warm-up run that sizes the measured runs of a row. */
 const PROBE_BYTES = 128 * MiB;
 /** Bounds on the bytes of one measured produce run. */
@@ -974,8 +978,8 @@ if (fetchRows !== null && fetchDir !== null) {
 
 const profiles: Array<{ target: string } & ProfileResult> = [];
 if (PROFILE) {
-  for (const t of targets.filter((x) => !x.pass)) {
-    progress(`profiling the broker for the missed target: ${t.name}`);
+  for (const t of targets.filter((x) => !x.pass || PROFILE_ALL)) {
+    progress(`profiling the broker for the ${t.pass ? 'met' : 'missed'} target: ${t.name}`);
     profiles.push({ target: t.name, ...(await t.profile()) });
   }
 }
@@ -1075,7 +1079,9 @@ for (const p of profiles) {
   lines.push(
     `CPU profile of the broker (node --cpu-prof: main thread) for "${p.target}", cold pages: ${rate(p.rate)} while profiled; broker process CPU ` +
       `${pct((sm.brokerUserSeconds + sm.brokerSysSeconds) / sm.seconds)} = ${pct(sm.brokerUserSeconds / sm.seconds)} user + ${pct(sm.brokerSysSeconds / sm.seconds)} sys; ` +
-      `${s.totalSeconds.toFixed(1)} s sampled (${s.windowed ? 'the measured run only' : 'whole process: start-up, warm-up, pauses'}), main thread idle ${pct(s.idleShare)}, garbage collector ${pct(s.gcShare)}. ` +
+      `${s.totalSeconds.toFixed(1)} s sampled (${s.windowed ? 'the measured run only' : 'whole process: start-up, warm-up, pauses'}), main thread idle ${pct(s.idleShare)}, garbage collector ${pct(s.gcShare)}` +
+      (s.windowed ? `; main thread busy ${((s.totalSeconds * (1 - s.idleShare)) / (sm.bytes / 1e9)).toFixed(2)} s per GB of records` : '') +
+      `. ` +
       `Self time of a native function includes the system call it makes.`,
   );
   lines.push('');

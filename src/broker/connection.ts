@@ -10,6 +10,7 @@
  * closes this connection only, and is logged once.
  */
 import type { Socket } from 'node:net';
+import { readBufferPool } from '../storage/buffer-pool.js';
 
 export interface ConnectionLimits {
   socketRequestMaxBytes: number;
@@ -69,6 +70,10 @@ export interface HandledFrame {
 export type FrameHandler = (frame: Buffer, conn: Connection) => HandledFrame;
 
 let nextConnectionId = 1;
+
+function giveBack(buffers: Buffer[]): void {
+  for (const b of buffers) readBufferPool.give(b);
+}
 
 export class Connection {
   readonly id = nextConnectionId++;
@@ -246,9 +251,19 @@ export class Connection {
   /** Writes a response's chunks together; returns false when the socket buffer is full. */
   write(chunks: Buffer[]): boolean {
     if (this.closed) return true;
+    // Fetch reads records into buffers lent by the pool, for its response alone (see
+    // buffer-pool.ts): they go back once the socket is done with them, which is when the
+    // callback of the last write of the cork runs.
+    let lent: Buffer[] | null = null;
+    for (const c of chunks) if (readBufferPool.owns(c)) (lent ??= []).push(c);
     this.socket.cork();
     let ok = true;
-    for (const c of chunks) ok = this.socket.write(c);
+    const last = chunks.length - 1;
+    for (let i = 0; i < last; i++) ok = this.socket.write(chunks[i]!);
+    if (last >= 0) {
+      const written = lent === null ? undefined : (): void => giveBack(lent);
+      ok = this.socket.write(chunks[last]!, written);
+    }
     this.socket.uncork();
     return ok;
   }

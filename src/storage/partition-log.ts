@@ -20,7 +20,8 @@ import { ErrorCode } from '../protocol/error-codes.js';
 import { BASE_OFFSET_OFFSET, BATCH_LENGTH_OFFSET, LOG_OVERHEAD_BYTES, MAGIC_OFFSET, RECORD_BATCH_HEADER_BYTES, RecordBatchView, readRecords } from '../protocol/record-batch.js';
 import { CHECKPOINT_FILE, CLEAN_SHUTDOWN_FILE, type PartitionCheckpoint, readCheckpoint, writeCheckpoint } from './checkpoint.js';
 import { type Clock, systemClock } from './clock.js';
-import { type FileSystem, nodeFileSystem } from './file-system.js';
+import { readBufferPool } from './buffer-pool.js';
+import { type FileSystem, type StorageFile, nodeFileSystem } from './file-system.js';
 import { type LogConfig, logConfig } from './log-config.js';
 import { OFFSET_ENTRY_BYTES, SegmentIndex, TIME_ENTRY_BYTES } from './offset-index.js';
 import {
@@ -66,9 +67,13 @@ const WRITEV_BUFFERS_MAX = 1024;
 const WRITEV_BYTES_MAX = 64 * 1024 * 1024;
 /**
  * Writes up to this size go to the page cache synchronously (see StorageFile.writevSync);
- * larger ones through the thread pool, so one huge write cannot stall the event loop long.
+ * larger ones through the thread pool. Copying into the page cache costs the kernel about a
+ * millisecond per megabyte when it must first get fresh pages (on this kind of VM, from the
+ * host), and on the event loop that time stalled reading and validating the next requests;
+ * in the pool it overlaps with them on another core, while batches appended meanwhile queue
+ * up for the next writev. Below this size the pool's round trip costs more than it saves.
  */
-const SYNC_WRITE_BYTES_MAX = 4 * 1024 * 1024;
+const SYNC_WRITE_BYTES_MAX = 128 * 1024;
 /** Relative offsets in indexes are 32-bit: roll before a segment spans more offsets. */
 const SEGMENT_OFFSET_SPAN_MAX = 0x7fff_ffff;
 /** How often (at most) tick() rewrites the checkpoint when the recovery point moved. */
@@ -671,8 +676,13 @@ export class PartitionLog {
    * Whole batches from the one containing `offset`, up to `maxBytes` but always at least one,
    * below `endOffset` (default: the log end). An offset outside [logStart, logEnd] is
    * OFFSET_OUT_OF_RANGE; at the log end the result is empty.
+   *
+   * With `pooled`, batches read from a segment file come in a buffer lent by readBufferPool
+   * (see buffer-pool.ts): the caller is then its only holder and should give it back once
+   * nothing refers to it (Fetch: once the response is written). Without it, and for batches
+   * from the tail cache, the chunks are ordinary buffers that may be kept.
    */
-  async read(offset: number, maxBytes: number, endOffset = Infinity): Promise<ReadResult> {
+  async read(offset: number, maxBytes: number, endOffset = Infinity, options: { pooled?: boolean } = {}): Promise<ReadResult> {
     this.checkOnline();
     if (offset < this.logStart || offset > this.writtenNextOffset) {
       throw new StorageError(
@@ -686,7 +696,7 @@ export class PartitionLog {
     if (cached !== null && cached.chunks.length > 0) return cached;
     const seg = this.segmentFor(offset);
     if (seg === null) return { chunks: [], bytes: 0, nextOffset: offset };
-    return this.readSegment(seg, offset, maxBytes, end);
+    return this.readSegment(seg, offset, maxBytes, end, options.pooled === true);
   }
 
   private segmentFor(offset: number): LogSegment | null {
@@ -707,8 +717,13 @@ export class PartitionLog {
     return null;
   }
 
-  private async readSegment(seg: LogSegment, offset: number, maxBytes: number, endOffset: number): Promise<ReadResult> {
+  private async readSegment(seg: LogSegment, offset: number, maxBytes: number, endOffset: number, pooled = false): Promise<ReadResult> {
     seg.readers++;
+    /**
+     * The buffer read into: with `pooled`, from readBufferPool, and given back unless its bytes
+     * are returned (giving back a plain buffer does nothing).
+     */
+    let window: Buffer | null = null;
     try {
       const file = await this.openForRead(seg);
       const index = await this.indexOf(seg);
@@ -719,12 +734,15 @@ export class PartitionLog {
       let expectedBase = seg.baseOffset + entry.relativeOffset;
       // One read covers the gap to the wanted batch (about one index interval) and maxBytes.
       const windowBytes = Math.min(segEnd - position, this.config.indexIntervalBytes * 2 + Math.max(maxBytes, RECORD_BATCH_HEADER_BYTES) + 65536);
-      let window = await readAt(file, position, windowBytes);
+      window = await readWindow(file, pooled, position, windowBytes);
       let at = 0;
       // Find the batch that contains `offset`.
       for (;;) {
         if (window.length - at < RECORD_BATCH_HEADER_BYTES) {
-          window = await readAt(file, position, Math.min(segEnd - position, windowBytes));
+          // Forgotten before the next read: once given back, another read may take it.
+          readBufferPool.give(window);
+          window = null;
+          window = await readWindow(file, pooled, position, Math.min(segEnd - position, windowBytes));
           at = 0;
           if (window.length < RECORD_BATCH_HEADER_BYTES) throw this.corrupt(seg, position, 'segment ends inside a batch header');
         }
@@ -741,7 +759,9 @@ export class PartitionLog {
       // Collect whole batches from here.
       const first = batchFacts(window, at);
       if (window.length - at < first.sizeBytes) {
-        window = await readAt(file, position, first.sizeBytes);
+        readBufferPool.give(window);
+        window = null;
+        window = await readWindow(file, pooled, position, first.sizeBytes);
         at = 0;
       }
       const start = at;
@@ -763,8 +783,16 @@ export class PartitionLog {
         at += facts.sizeBytes;
         nextOffset = facts.lastOffset + 1;
       }
-      return { chunks: bytes > 0 ? [window.subarray(start, start + bytes)] : [], bytes, nextOffset };
+      if (bytes === 0) {
+        readBufferPool.give(window);
+        return { chunks: [], bytes, nextOffset };
+      }
+      // The caller holds the window from here (through the chunk) and may give it back.
+      const chunk = window.subarray(start, start + bytes);
+      window = null;
+      return { chunks: [chunk], bytes, nextOffset };
     } catch (e) {
+      if (window !== null) readBufferPool.give(window);
       // Deleted by retention meanwhile (its files may be gone): the offset is below the start now.
       if (seg.deleted && !(e instanceof StorageError)) throw this.deletedMeanwhile(seg);
       throw e;
@@ -1050,4 +1078,17 @@ export class PartitionLog {
     await this.releaseAll();
     await this.fs.removeDir(this.dir);
   }
+}
+
+/** Reads up to `length` bytes at `position`, into a buffer from readBufferPool when `pooled`. */
+async function readWindow(file: StorageFile, pooled: boolean, position: number, length: number): Promise<Buffer> {
+  const buf = pooled ? readBufferPool.take(length) : Buffer.allocUnsafe(length);
+  let n: number;
+  try {
+    n = await file.read(buf, 0, length, position);
+  } catch (e) {
+    readBufferPool.give(buf);
+    throw e;
+  }
+  return n === length ? buf : buf.subarray(0, n);
 }

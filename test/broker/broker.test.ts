@@ -10,6 +10,7 @@ import { ErrorCode } from '../../src/protocol/error-codes.js';
 import { decodeMessageSet } from '../../src/protocol/legacy-message-set.js';
 import { ApiVersionsApi, FetchApi, FindCoordinatorApi, ListOffsetsApi, MetadataApi, ProduceApi } from '../../src/protocol/messages/index.js';
 import { RecordBatchView, buildUncompressedRecordBatch, readRecords, splitRecordBatches } from '../../src/protocol/record-batch.js';
+import { readBufferPool } from '../../src/storage/buffer-pool.js';
 import { WireClient } from './wire-client.js';
 
 function batch(values: string[], timestampMs = Date.now()): Buffer {
@@ -325,6 +326,55 @@ test('Fetch max_bytes across partitions: the first batch always, later ones only
     c.close();
   } finally {
     await broker.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('fetches from segment files: responses keep their bytes while read buffers are reused', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ferry-pool-'));
+  // Batches of distinct 200 KB values; each fetch returns one (partitionMaxBytes is small).
+  const values = (p: number, i: number): string[] => [String.fromCharCode(97 + ((p * 7 + i) % 26)).repeat(200_000), `${p}/${i}`];
+  try {
+    let broker = await startBroker({ port: 0, dataDir: dir, log: () => undefined, settings: { 'num.partitions': 3 } });
+    let c = await WireClient.connect(broker.port);
+    await c.send(MetadataApi, 9, { topics: [{ name: 'pooled' }], allowAutoTopicCreation: true });
+    for (let i = 0; i < 20; i++) for (let p = 0; p < 3; p++) await c.send(ProduceApi, 9, produce('pooled', p, batch(values(p, i))));
+    c.close();
+    await broker.close();
+    // After a restart the tail cache is empty: every fetch reads the segment files.
+    broker = await startBroker({ port: 0, dataDir: dir, log: () => undefined });
+    try {
+      const check = async (client: WireClient, p: number, i: number): Promise<void> => {
+        const f = await client.send(FetchApi, 11, {
+          ...fetchReq('pooled', 0n),
+          topics: [{ topic: 'pooled', partitions: [{ partition: p, fetchOffset: BigInt(2 * i), partitionMaxBytes: 100 }] }],
+        });
+        const records = await readRecords(new RecordBatchView(f.responses[0]!.partitions[0]!.records!, 0), 1 << 20);
+        assert.deepEqual(
+          records.map((r) => r.value!.toString()),
+          values(p, i),
+          `partition ${p} batch ${i}`,
+        );
+      };
+      // A client that does not read while its fetches are answered: the broker's socket
+      // fills, and responses wait, read but unsent, while other clients' reads take buffers.
+      const slow = await WireClient.connect(broker.port);
+      slow.socket.pause();
+      const slowChecks = Array.from({ length: 60 }, (_, i) => check(slow, i % 3, i % 20));
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const clients = await Promise.all([0, 1].map(() => WireClient.connect(broker.port)));
+      for (let round = 0; round < 2; round++) {
+        await Promise.all(clients.map((client, k) => Promise.all(Array.from({ length: 20 }, (_, i) => check(client, (k + i) % 3, i)))));
+      }
+      slow.socket.resume();
+      await Promise.all(slowChecks);
+      for (const client of [slow, ...clients]) client.close();
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.ok(readBufferPool.retainedBytes > 0, 'written responses gave their read buffers back');
+    } finally {
+      await broker.close();
+    }
+  } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 });

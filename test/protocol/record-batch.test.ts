@@ -546,6 +546,38 @@ test('random garbage raises only ProtocolError', async () => {
   );
 });
 
+test('validate accepts exactly the uncompressed record sections that readRecords parses', async () => {
+  // validate() walks records with its own quick reader and falls back to the full parser only
+  // when that walk has doubts: damaged sections must get the full parser's verdict and reason.
+  await fc.assert(
+    fc.asyncProperty(
+      batchInputArb,
+      fc.array(fc.record({ at: fc.nat(), value: fc.integer({ min: 0, max: 255 }) }), { maxLength: 3 }),
+      async (input, mutations) => {
+        const buf = buildUncompressedRecordBatch({ ...input, compression: CompressionCodec.None });
+        const section = buf.length - RECORDS_OFFSET;
+        for (const m of mutations) if (section > 0) buf[RECORDS_OFFSET + (m.at % section)] = m.value;
+        const view = new RecordBatchView(buf);
+        view.updateCrc();
+        const problem = view.validate(1 << 20, { fromProducer: false });
+        let parsed: unknown = null;
+        try {
+          await readRecords(view, MAX_UNCOMPRESSED);
+        } catch (err) {
+          parsed = err;
+        }
+        if (parsed === null) {
+          assert.equal(problem, null);
+        } else {
+          assert.ok(parsed instanceof ProtocolError);
+          assert.deepEqual(problem, { kind: 'corrupt', reason: parsed.message });
+        }
+      },
+    ),
+    { numRuns: 500 },
+  );
+});
+
 // ---- control batches ----------------------------------------------------------------------------
 
 test('control batches round trip', async () => {

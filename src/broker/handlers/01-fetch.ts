@@ -1,6 +1,7 @@
 import { ErrorCode } from '../../protocol/error-codes.js';
 import { UnsupportedCompressionError, downConvertRecordBatches } from '../../protocol/legacy-message-set.js';
 import { FetchApi, type FetchResponsePartitionData, type FetchResponseFetchableTopicResponse } from '../../protocol/messages/index.js';
+import { readBufferPool } from '../../storage/buffer-pool.js';
 import { StorageError } from '../../storage/storage-errors.js';
 import { handler } from './handler.js';
 
@@ -46,7 +47,8 @@ export const fetchHandler = handler(FetchApi, 0, 12, async (ctx, req) => {
     const base = { highWatermark: log.logEndOffset, logStartOffset: log.logStartOffset };
     if (limit <= 0) return { errorCode: ErrorCode.NONE, chunks: null, bytes: 0, ...base };
     try {
-      const r = await log.read(Number(p.fetchOffset), limit);
+      // Pooled: the records go into this response only, which gives them back once written.
+      const r = await log.read(Number(p.fetchOffset), limit, Infinity, { pooled: true });
       return { errorCode: ErrorCode.NONE, chunks: r.chunks, bytes: r.bytes, ...base };
     } catch (e) {
       if (e instanceof StorageError) return { errorCode: e.errorCode, chunks: null, bytes: 0, ...base };
@@ -81,6 +83,8 @@ export const fetchHandler = handler(FetchApi, 0, 12, async (ctx, req) => {
       const out = reads[partitions[i]!.ti]!;
       const base = { errorCode: r.errorCode, highWatermark: r.highWatermark, logStartOffset: r.logStartOffset };
       if (r.chunks === null || r.bytes === 0 || (total > 0 && r.bytes > remaining)) {
+        // Read but not sent: its buffers are no one else's (see buffer-pool.ts).
+        if (r.chunks !== null) for (const c of r.chunks) readBufferPool.give(c);
         out.push({ ...base, records: null, bytes: 0 });
         continue;
       }
@@ -107,6 +111,8 @@ export const fetchHandler = handler(FetchApi, 0, 12, async (ctx, req) => {
     if (left <= 0 || ctx.connection.isClosed) break;
     await broker.waitForAppend(keys, left);
     if (broker.isClosing) break;
+    // The records read so far are read again below; nothing else refers to their buffers.
+    for (const row of result.reads) for (const p of row) if (p.records !== null) readBufferPool.give(p.records);
     result = await readAll();
   }
 
