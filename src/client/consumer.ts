@@ -153,6 +153,7 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
   private fatalError: Error | null = null;
   private closing = false;
   private closed = false;
+  private closePromise: Promise<void> | null = null;
   private autoCommitTimer: NodeJS.Timeout | null = null;
   private fetchTimer: NodeJS.Timeout | null = null;
   private metadataRefresh: Promise<void> | null = null;
@@ -870,9 +871,16 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
     if (this.closing) throw new ClientClosedError('the consumer');
   }
 
-  /** Commits (with autoCommit), leaves the group, ends iteration and closes the connections. */
-  async close(): Promise<void> {
-    if (this.closing) return;
+  /**
+   * Commits (with autoCommit), leaves the group, ends iteration and closes the connections.
+   * Calling it again returns the same promise, which settles when the first call is done.
+   */
+  close(): Promise<void> {
+    this.closePromise ??= this.closeOnce();
+    return this.closePromise;
+  }
+
+  private async closeOnce(): Promise<void> {
     this.closing = true;
     this.notify();
     if (this.autoCommitTimer !== null) clearInterval(this.autoCommitTimer);

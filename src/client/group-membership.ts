@@ -57,6 +57,23 @@ const FATAL_JOIN_ERRORS = new Set<number>([
   ErrorCode.UNSUPPORTED_VERSION,
 ]);
 
+/** How long stop() waits for a JoinGroup in flight to come back (it is asked to, by LeaveGroup). */
+const STOP_JOIN_WAIT_MS = 5000;
+
+/** Waits for `promise` (its failure ignored), but no longer than `ms`; whether it settled. */
+async function waitAtMost(promise: Promise<unknown> | null, ms: number): Promise<boolean> {
+  if (promise === null) return true;
+  let timer: NodeJS.Timeout | undefined;
+  const ended = promise.then(
+    () => true,
+    () => true,
+  );
+  const timedOut = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  const settled = await Promise.race([ended, timedOut]);
+  clearTimeout(timer);
+  return settled;
+}
+
 export class GroupMembership {
   memberId = '';
   generationId = -1;
@@ -109,17 +126,32 @@ export class GroupMembership {
     this.wake?.();
   }
 
-  /** Stops heartbeating; leaves the group unless a rebalance is in flight (then the session expires it). */
+  /**
+   * Stops heartbeating and (with `leave`, for dynamic members) leaves the group, so the
+   * others rebalance at once instead of after the session timeout. A JoinGroup in flight
+   * holds the group connection until the rebalance completes, so then the LeaveGroup goes
+   * over another connection to the coordinator, which also ends that JoinGroup; a member
+   * that has no id yet waits (at most STOP_JOIN_WAIT_MS) for the JoinGroup answer that
+   * hands one out, and leaves with it.
+   */
   async stop(leave: boolean): Promise<void> {
     this.stopped = true;
     this.wake?.();
     this.firstAssignment?.reject(new KafkaError(ErrorCode.UNKNOWN_SERVER_ERROR, 'the consumer closed before joining its group', { retriable: false }));
-    // A JoinGroup can wait for a whole rebalance, and a LeaveGroup behind it on the same
-    // connection would wait as long: close() does not, and the session timeout removes us.
-    if (!this.joining) {
+    const mayLeave = leave && this.options.groupInstanceId === null;
+    const leaveOver = async (over: 'group' | 'data'): Promise<void> => {
+      if (!mayLeave || this.memberId === '') return;
+      await this.leave(over).catch((e: unknown) => this.hooks.log(`leaving group ${this.options.groupId}: ${(e as Error).message}`));
+    };
+    let loopEnded = true;
+    if (this.joining) {
+      await leaveOver('data');
+      loopEnded = await waitAtMost(this.running, Math.min(STOP_JOIN_WAIT_MS, this.options.rebalanceTimeoutMs));
+    } else {
       await this.running;
-      if (leave && this.memberId !== '' && this.options.groupInstanceId === null) await this.leave().catch(() => undefined);
     }
+    // Still no id, or the first LeaveGroup failed: once more, not behind a JoinGroup still in flight.
+    await leaveOver(loopEnded ? 'group' : 'data');
   }
 
   // ---- the loop ---------------------------------------------------------------------------------
@@ -252,6 +284,8 @@ export class GroupMembership {
       reason: this.rejoinReason,
     });
     const connection = await this.cluster.coordinatorConnection(this.options.groupId);
+    // stop() may have come while connecting: a JoinGroup now could wait for a whole rebalance.
+    if (this.stopped) return;
     this.joining = true;
     let join;
     try {
@@ -259,6 +293,8 @@ export class GroupMembership {
       if (join.errorCode === ErrorCode.MEMBER_ID_REQUIRED) {
         // KIP-394: the first join only hands out the member id; the real join repeats it.
         this.memberId = join.memberId;
+        // Stopped meanwhile: the id is kept only so that stop() can leave with it.
+        if (this.stopped) return;
         join = await connection.request(JoinGroupApi, joinBody(), { timeoutMs: this.options.rebalanceTimeoutMs + 5000 });
       }
     } finally {
@@ -373,8 +409,12 @@ export class GroupMembership {
     }));
   }
 
-  private async leave(): Promise<void> {
-    const connection = await this.cluster.coordinatorConnection(this.options.groupId);
+  /** LeaveGroup over the group connection, or over the data connection to the coordinator while a JoinGroup holds the former. */
+  private async leave(over: 'group' | 'data'): Promise<void> {
+    const connection =
+      over === 'group'
+        ? await this.cluster.coordinatorConnection(this.options.groupId)
+        : await this.cluster.connectionTo(await this.cluster.coordinatorFor(this.options.groupId), 'data');
     const version = connection.version(LeaveGroupApi);
     const body =
       version >= 3

@@ -147,6 +147,54 @@ describe('consumer groups against a real broker', () => {
     await closeAll(c3);
   });
 
+  test('a consumer closed while its JoinGroup waits for a rebalance leaves the group at once', async () => {
+    const topic = uniqueTopic('joinclose');
+    await admin.createTopics([{ name: topic, partitions: 2 }]);
+    const groupId = uniqueTopic('group-joinclose');
+    const describe = async () => (await admin.describeGroups([groupId]))[0]!;
+    // c1 heartbeats only every 2 s, so the rebalance c2 starts waits that long for c1 to rejoin.
+    const c1 = groupConsumer(groupId, ['range'], [], { heartbeatIntervalMs: 2000 });
+    await c1.subscribe(topic);
+    // A session longer than the test: a c2 left in the group would stay there (and own partitions) until it expires.
+    const c2 = groupConsumer(groupId, ['range'], [], { sessionTimeoutMs: 120_000, rebalanceTimeoutMs: 120_000 });
+    const joined = c2.subscribe(topic).then(
+      () => 'joined',
+      () => 'gave up',
+    );
+    await waitFor(async () => {
+      const d = await describe();
+      return d.state === 'PreparingRebalance' && d.members.length === 2;
+    }, 'c2 to wait in its JoinGroup');
+    const started = Date.now();
+    await closeAll(c2);
+    assert.ok(Date.now() - started < 4000, `close took ${Date.now() - started} ms`);
+    assert.equal(await joined, 'gave up');
+    // c1 rejoins at its next heartbeat, and the new generation has it alone.
+    await waitFor(async () => {
+      const d = await describe();
+      return d.state === 'Stable' && d.members.length === 1 && c1.assignment().length === 2;
+    }, 'the group to settle without c2');
+    await closeAll(c1);
+    assert.equal((await describe()).members.length, 0);
+  });
+
+  test('close() called again returns the same promise: both resolve once the consumer has left and closed', async () => {
+    const topic = uniqueTopic('closetwice');
+    await admin.createTopics([{ name: topic, partitions: 1 }]);
+    const groupId = uniqueTopic('group-closetwice');
+    const consumer = groupConsumer(groupId, ['range']);
+    await consumer.subscribe(topic);
+    const first = consumer.close();
+    const second = consumer.close();
+    assert.equal(second, first);
+    await second;
+    assert.ok(consumer.isClosed, 'the second close() waited for the first to finish');
+    open.splice(open.indexOf(consumer), 1);
+    const [d] = await admin.describeGroups([groupId]);
+    assert.equal(d!.members.length, 0, 'the consumer left the group');
+    await consumer.close();
+  });
+
   test('admin: list, describe with lag, reset offsets and delete groups', async () => {
     const topic = uniqueTopic('lag');
     await admin.createTopics([{ name: topic, partitions: 2 }]);
